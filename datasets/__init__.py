@@ -1,0 +1,1 @@
+"""The built-in datasets. Each module is a pluggy plugin, registered like a third party's."""

@@ -1,0 +1,3 @@
+from diffclust.cli import main
+
+main()
