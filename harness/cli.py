@@ -145,6 +145,10 @@ def plugins(plugins_dir: PluginsDir = None) -> None:
     _report_plugin_problems(registry)
 
 
+# Commands defined in diffclust.commands.* attach themselves to ``app`` on import.
+import diffclust.commands  # noqa: E402, F401
+
+
 def main() -> None:
     """Entry point of the ``diffclust`` script: user errors are one line, not a traceback."""
     try:
