@@ -90,9 +90,15 @@ def _grid(count: int, width: float = 3.6, height: float = 2.9, most_columns: int
     return figure, axes[:count]
 
 
-def _problem_title(results: pd.DataFrame) -> str:
-    row = results.iloc[0]
-    return f"{row['dataset_label']} (n={int(row['n']):,}, d={int(row['d'])}, k={int(row['k'])})"
+def _problem_title(results: pd.DataFrame, label: str) -> str:
+    """``digits (n=1,797, d=64, k=10)``; just the label when no row got as far as the data."""
+    if not {"n", "d", "k"} <= set(results.columns):
+        return label
+    loaded = results[results["n"].notna()]
+    if loaded.empty:
+        return label
+    row = loaded.iloc[0]
+    return f"{label} (n={int(row['n']):,}, d={int(row['d'])}, k={int(row['k'])})"
 
 
 # -- scaling ------------------------------------------------------------------------------
@@ -159,8 +165,9 @@ def convergence_figure(results: pd.DataFrame, trace: pd.DataFrame):
     devices_differ = results["device"].nunique() > 1
     trace["contender"] = trace["backend_label"].astype(str) + (("@" + trace["device"].astype(str)) if devices_differ else "")
     problems = list(trace.groupby(["dataset_label", "device"], sort=False).groups)
-    figure, axes = _grid(len(problems))
     from matplotlib.ticker import NullFormatter
+
+    figure, axes = _grid(len(problems))
     for ax, (label, device) in zip(axes, problems):
         points = trace[(trace["dataset_label"] == label) & (trace["device"] == device)]
         for name, curves in points.groupby("contender", sort=False):
@@ -181,7 +188,7 @@ def convergence_figure(results: pd.DataFrame, trace: pd.DataFrame):
             ax.set_ylim(middle - least / 2, middle + least / 2)
         ax.set_xlabel("fit time (s)")
         ax.set_ylabel("objective ‖X − UM‖²")
-        ax.set_title(_problem_title(same) + (f" · {device}" if devices_differ else "") if not same.empty else label)
+        ax.set_title(_problem_title(same, label) + (f" · {device}" if devices_differ else ""))
         ax.legend(frameon=False)
         ax.grid(True, alpha=0.3)
     return figure

@@ -83,7 +83,7 @@ class ComparisonTable:
             ways = "; ".join(filter(None, [f"lower is better for {', '.join(lower)}" if lower else "",
                                            f"higher for {', '.join(higher)}" if higher else ""]))
             bold = r"\textbf{Bold}" if latex else "Bold"
-            parts.append(f"{bold}: the best {display_name(self.compare)} in each column ({ways}); "
+            parts.append(f"{bold}: the best {display_name(self.compare)} {self._where()} ({ways}); "
                          "only cells where every seed succeeded compete.")
             if self.test != "none":
                 parts.append(f"{mark}: significantly better than the runner-up, "
@@ -93,9 +93,17 @@ class ComparisonTable:
             parts.append(f"{UNDEFINED}: not defined for that data (ari and nmi need ground-truth labels).")
         if (self.cells["ok"] == 0).any():
             parts.append("A status (error, timeout, crashed, invalid, unavailable) in place of a number: no seed succeeded.")
-        if (self.cells["status"] == "partial").any():
-            parts.append("(1 timeout) and the like: seeds that failed, left out of the statistics.")
+        partial = self.cells.loc[self.cells["status"] == "partial", "failures"]
+        if len(partial):
+            parts.append(f"({partial.iloc[0]}) and the like: seeds that failed, left out of the statistics.")
         return " ".join(parts)
+
+    def _where(self) -> str:
+        """Where the contenders for bold sit: "in each column, per dataset", "in each row"."""
+        others = [display_name(d) for d in self.rows if d != self.compare]
+        if self.compare in self.cols:
+            return "in each row" + (" and metric" if len(self.metrics) > 1 else "")
+        return "in each column" + (f", per {' and '.join(others)}" if others else "")
 
 
 def build_table(

@@ -4,6 +4,8 @@ and every format read back by a parser."""
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import re
 from html.parser import HTMLParser
 
@@ -232,3 +234,27 @@ def test_a_run_where_nothing_ran_shows_statuses(tmp_path, make):
     table = build_table(load_runs([make.run(tmp_path / "r", rows)]).results)
     assert set(table.wide("text").iloc[0]) == {"unavailable"}
     assert "unavailable" in to_markdown(table)
+
+
+def test_numeric_dimensions_sort_as_numbers(tmp_path, make):
+    rows = [make.row(backend, f"blobs(n={n})", s, n=n, inertia=float(n), wall_s=n * (1e-6 if backend == "alpha" else 2e-6))
+            for n in (16000, 1000, 4000) for backend in ("alpha", "beta") for s in range(2)]
+    table = build_table(load_runs([make.run(tmp_path / "r", rows)]).results, metrics=["wall_s"], rows=["backend"], cols=["n"])
+    wide = table.wide("text")
+    assert list(wide.columns) == [("wall_s", 1000), ("wall_s", 4000), ("wall_s", 16000)]
+    assert table.wide("best", fill=False).loc["alpha"].all()
+    assert r"\multicolumn{3}{c}{wall\_s}" in to_latex(table)
+
+
+def test_latex_compiles_where_pdflatex_is_installed(table, tmp_path):
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip("pdflatex is not installed; the balance check above still ran")
+    (tmp_path / "table.tex").write_text(to_latex(table), encoding="utf-8")
+    (tmp_path / "paper.tex").write_text(
+        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{booktabs}\n"
+        "\\begin{document}\n\\input{table}\n\\end{document}\n", encoding="utf-8")
+    done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / "paper.pdf").stat().st_size > 1000
