@@ -34,6 +34,12 @@ def gemm_floor_s(X: np.ndarray, k: int, threads: int) -> float:
     return _MEASURED[key]
 
 
+def blocked_gemm_pass(X: np.ndarray, M_t: np.ndarray, block_rows: int) -> None:
+    """One pass of ``X @ M_t`` in blocks of ``block_rows`` rows (results discarded)."""
+    for row in range(0, X.shape[0], block_rows):
+        X[row : row + block_rows] @ M_t
+
+
 def _measure(X: np.ndarray, k: int, threads: int) -> float:
     n, d = X.shape
     M_t = np.ascontiguousarray(np.random.default_rng(0).standard_normal((d, k)).astype(X.dtype))
@@ -43,8 +49,7 @@ def _measure(X: np.ndarray, k: int, threads: int) -> float:
             block = min(block, n)
             for _ in range(PASSES):
                 start = time.perf_counter()
-                for row in range(0, n, block):
-                    X[row : row + block] @ M_t
+                blocked_gemm_pass(X, M_t, block)
                 best = min(best, time.perf_counter() - start)
             if block == n:
                 break
