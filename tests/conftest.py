@@ -46,3 +46,15 @@ def plugin_env(installed_plugins, monkeypatch) -> Path:
     _cached_registry.cache_clear()
     yield installed_plugins
     _cached_registry.cache_clear()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Benchmarks run once, as smoke tests, unless asked for numbers.
+
+    ``pytest tests/benchmarks --benchmark-only`` (or ``--benchmark-enable``) times them;
+    a plain ``pytest`` runs each benchmarked function once.
+    """
+    if config.pluginmanager.hasplugin("benchmark"):
+        if not (config.getoption("benchmark_only") or config.getoption("benchmark_enable")):
+            config.option.benchmark_disable = True
