@@ -44,6 +44,8 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("wall_s_max", "lower", ".3g", "slowest repeat (s)"),
         MetricInfo("first_s", "lower", ".3g", "first call, compilation included (s)"),
         MetricInfo("time_per_iter_s", "lower", ".3g", "time per iteration (s)"),
+        MetricInfo("iter_over_floor", "lower", ".3g", "time per iteration / GEMM floor"),
+        MetricInfo("gemm_floor_s", None, ".3g", "GEMM floor of one iteration (s)"),
         MetricInfo("peak_rss_mb", "lower", ".0f", "peak host memory (MB)"),
         MetricInfo("peak_device_mb", "lower", ".0f", "peak device memory (MB)"),
         MetricInfo("empty_clusters", "lower", ".1f", "empty clusters"),
