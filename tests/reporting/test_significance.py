@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from diffclust.errors import DiffclustError
@@ -46,4 +47,4 @@ def test_caption_sentences_and_bad_names():
     from diffclust.reporting.tables import build_table
 
     with pytest.raises(DiffclustError, match="unknown test"):
-        build_table(__import__("pandas").DataFrame({"status": ["ok"]}), test="t-test")
+        build_table(pd.DataFrame({"status": ["ok"]}), test="t-test")

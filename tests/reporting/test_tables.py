@@ -197,7 +197,6 @@ class CellCollector(HTMLParser):
 def test_html_table_parses_and_bolds_the_best(table):
     parser = CellCollector()
     parser.feed(to_html(table))
-    body = {tuple(text for text, _ in cells[:2]): cells for cells in parser.rows if cells}
     alpha = [c for c in parser.rows if any(text == "alpha" for text, _ in c)][0]
     inertia_cell = [(text, attrs) for text, attrs in alpha if attrs.get("class", "").startswith("data")][0]
     assert inertia_cell[0] == "10.25 ± 0.1871 †"
@@ -206,7 +205,6 @@ def test_html_table_parses_and_bolds_the_best(table):
     gamma = [c for c in parser.rows if any(text == "gamma" for text, _ in c)][0]
     statuses = [(text, attrs) for text, attrs in gamma if "data" in attrs.get("class", "")]
     assert statuses and all(text == "timeout" and "failed" in attrs["class"] for text, attrs in statuses)
-    assert body  # the table had rows at all
 
 
 def test_latex_is_balanced_booktabs(table):
