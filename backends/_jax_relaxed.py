@@ -22,17 +22,25 @@ from diffclust.backends._jax_base import JaxBackend, compute_dtype, import_jax, 
 from diffclust.backends.em import tolerance
 
 
+def adam(lr: float) -> Any:
+    """optax's Adam with the step size in its state (not baked into the compiled code, so
+    data of another scale reuses it), and torch's defaults (``b1=0.9, b2=0.999, eps=1e-8``)."""
+    import optax
+
+    return optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+
+
 @lru_cache(maxsize=32)
-def centroid_runner(chunk_rows: int, loss: str, stochastic: bool, lr: float) -> tuple[Any, Any]:
-    """``(optimizer, run_block)`` for centroid mode: ``run_block`` takes ``len(inv_taus)``
-    Adam steps on ``M`` in one compiled loop."""
+def centroid_runner(chunk_rows: int, loss: str, stochastic: bool) -> Any:
+    """``run_block`` for centroid mode: ``len(inv_taus)`` Adam steps on ``M`` in one
+    compiled loop."""
     jax = import_jax()
     import jax.numpy as jnp
     import optax
 
     from diffclust.backends._jax_relaxed_ops import relaxed_kmeans_loss
 
-    optimizer = optax.adam(lr)
+    optimizer = adam(0.0)  # update() reads the step size from the state
     value_and_grad = jax.value_and_grad(relaxed_kmeans_loss)
 
     @jax.jit
@@ -46,19 +54,19 @@ def centroid_runner(chunk_rows: int, loss: str, stochastic: bool, lr: float) -> 
 
         return jax.lax.fori_loop(0, inv_taus.shape[0], step, (M, opt_state, jnp.zeros((), X.dtype)))
 
-    return optimizer, run_block
+    return run_block
 
 
 @lru_cache(maxsize=32)
-def logit_runner(loss: str, stochastic: bool, lr: float) -> tuple[Any, Any]:
-    """``(optimizer, run_block)`` for logit mode (free ``n x k`` logits, ``M`` the means)."""
+def logit_runner(loss: str, stochastic: bool) -> Any:
+    """``run_block`` for logit mode (free ``n x k`` logits, ``M`` the cluster means)."""
     jax = import_jax()
     import jax.numpy as jnp
     import optax
 
     from diffclust.backends._jax_relaxed_ops import cluster_means, gumbel_noise, logits_value_and_grad
 
-    optimizer = optax.adam(lr)
+    optimizer = adam(0.0)  # update() reads the step size from the state
 
     @jax.jit
     def run_block(Theta, M, opt_state, X, inv_taus, batch_rows, key, step0):  # noqa: ANN001, ANN202
@@ -85,7 +93,7 @@ def logit_runner(loss: str, stochastic: bool, lr: float) -> tuple[Any, Any]:
 
         return jax.lax.fori_loop(0, inv_taus.shape[0], step, (Theta, M, opt_state, jnp.zeros((), X.dtype)))
 
-    return optimizer, run_block
+    return run_block
 
 
 class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
@@ -122,16 +130,16 @@ class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
         loss_kind = str(params["loss"])
         logit_mode = params["mode"] == "logits"
         if logit_mode:
-            optimizer, run_block = logit_runner(loss_kind, self.stochastic, float(params["lr"]))
+            run_block = logit_runner(loss_kind, self.stochastic)
             inv_taus = 1.0 / taus
             m_sq = jnp.einsum("ij,ij->i", M, M)
             Theta = -cross_and_distances(X, M, m_sq)[0] * rm.initial_logits_scale(dbar)
-            state = optimizer.init(Theta)
+            state = jax.device_put(adam(float(params["lr"])).init(Theta), jdev)
         else:
             lr = float(params["lr"]) * rm.feature_scale(dbar, d)
-            optimizer, run_block = centroid_runner(chunk, loss_kind, self.stochastic, lr)
+            run_block = centroid_runner(chunk, loss_kind, self.stochastic)
             inv_taus = rm.inverse_temperatures(taus, dbar)
-            state = optimizer.init(M)
+            state = jax.device_put(adam(lr).init(M), jdev)
         last = float("nan")
         for start_step in range(0, steps, every):
             stop = min(start_step + every, steps)

@@ -26,10 +26,11 @@ def cross_and_distances(X: jax.Array, M: jax.Array, m_sq: jax.Array) -> tuple[ja
 
 
 def gumbel_noise(key: jax.Array, shape: tuple[int, int], dtype: jnp.dtype) -> jax.Array:
-    """Standard Gumbel noise with the uniform draw kept inside ``(0, 1)`` (always finite)."""
-    info = jnp.finfo(dtype)
-    u = jnp.clip(jax.random.uniform(key, shape, dtype=dtype), info.tiny, 1.0 - info.eps)
-    return -jnp.log(-jnp.log(u))
+    """Standard Gumbel noise with the uniform draw kept inside ``(0, 1)`` (always finite),
+    drawn in float32 whatever ``dtype`` (one seed, one noise)."""
+    info = jnp.finfo(jnp.float32)
+    u = jnp.clip(jax.random.uniform(key, shape, dtype=jnp.float32), info.tiny, 1.0 - info.eps)
+    return (-jnp.log(-jnp.log(u))).astype(dtype)
 
 
 def assignment_cotangent(D: jax.Array, C: jax.Array, MMt: jax.Array | None, labels: jax.Array, loss: str) -> jax.Array:

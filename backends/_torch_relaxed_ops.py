@@ -30,12 +30,14 @@ def cross_and_distances(X: torch.Tensor, M: torch.Tensor, m_sq: torch.Tensor, ke
 
 
 def gumbel_noise(rows: int, k: int, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
-    """Standard Gumbel noise ``-log(-log u)``, with ``u`` kept inside ``(0, 1)`` so that the
-    noise is always finite (``torch.rand`` can return exactly 0, whose noise is ``-inf``)."""
-    u = torch.rand((rows, k), generator=generator, dtype=like.dtype, device=like.device)
-    info = torch.finfo(like.dtype)
+    """Standard Gumbel noise ``-log(-log u)`` in ``like``'s dtype and device, with ``u``
+    kept inside ``(0, 1)`` so that the noise is always finite (``torch.rand`` can return
+    exactly 0, whose noise is ``-inf``). Drawn in float32 whatever the data's dtype, so
+    float32 and float64 data see the same noise for one seed."""
+    u = torch.rand((rows, k), generator=generator, dtype=torch.float32, device=like.device)
+    info = torch.finfo(torch.float32)
     u.clamp_(info.tiny, 1.0 - info.eps)
-    return u.log_().neg_().log_().neg_()
+    return u.log_().neg_().log_().neg_().to(like.dtype)
 
 
 def assignment_cotangent(D: torch.Tensor, cross: torch.Tensor | None, MMt: torch.Tensor | None, labels: torch.Tensor, loss: str) -> torch.Tensor:
