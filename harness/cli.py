@@ -155,7 +155,11 @@ import diffclust.commands  # noqa: E402, F401
 def main() -> None:
     """Entry point of the ``diffclust`` script: user errors are one line, not a traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a ``typer.Exit`` instead of
+        # exiting with it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except DiffclustError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)

@@ -8,6 +8,7 @@ finished cell, so a run killed at any moment leaves readable files with every fi
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -175,6 +176,16 @@ class RunStore:
         write_text_atomic(tomli_w.dumps(suite_dict), self.run_dir / SUITE_FILE)
 
 
+def read_parquet_snapshot(path: Path) -> pd.DataFrame:
+    """Read a parquet file that a running suite may replace at any moment.
+
+    The file on disk is always whole (it is replaced by a rename), but a reader that opens
+    it twice (footer first, pages later; pyarrow may) can mix two versions. Reading the
+    bytes once gives one consistent version.
+    """
+    return pd.read_parquet(io.BytesIO(Path(path).read_bytes()))
+
+
 def find_latest_run(root: Path = Path("results")) -> Path:
     runs = [p.parent for p in Path(root).glob(f"*/{RESULTS_FILE}")]
     if not runs:
@@ -188,9 +199,9 @@ def read_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     path = run_dir / RESULTS_FILE
     if not path.exists():
         raise DiffclustError(f"{run_dir} holds no {RESULTS_FILE}; is it a diffclust run folder?")
-    results = pd.read_parquet(path)
+    results = read_parquet_snapshot(path)
     trace_path = run_dir / TRACE_FILE
-    trace = pd.read_parquet(trace_path) if trace_path.exists() else pd.DataFrame()
+    trace = read_parquet_snapshot(trace_path) if trace_path.exists() else pd.DataFrame()
     if not trace.empty:  # points of a cell whose row was never committed (a killed run)
         trace = trace[trace["cell_key"].isin(results["cell_key"])].reset_index(drop=True)
     return results, trace
