@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -51,8 +52,9 @@ def run_cell_isolated(cell: Cell, settings: IsolationSettings) -> CellResult:
 
 
 def _with_slot(settings: IsolationSettings) -> IsolationSettings:
-    """Pin to a CPU block only where workers are told apart by number (LocalCluster names
-    them 0, 1, ...); elsewhere (a SLURM job per worker) the job's own CPU set confines it."""
+    """Pin by the Dask worker's number where workers have one (LocalCluster names them
+    0, 1, ...: disjoint CPU blocks); elsewhere take the least busy block when a worker
+    process starts (a SLURM job's CPU set already confines its workers)."""
     from dataclasses import replace
 
     try:
@@ -61,7 +63,7 @@ def _with_slot(settings: IsolationSettings) -> IsolationSettings:
         name = get_worker().name
     except (ImportError, ValueError):
         name = None
-    slot = name if isinstance(name, int) else None
+    slot = name if isinstance(name, int) and not isinstance(name, bool) else "auto"
     return replace(settings, cpu_slot=slot)
 
 
@@ -135,7 +137,9 @@ class DaskExecutor(Executor):
             cell = next(pending, None)
             if cell is None:
                 return None
-            future = self.client.submit(run_cell_isolated, cell, self.settings, key=f"diffclust-cell-{cell.key}", pure=False)
+            # Unique per run: a shared scheduler must never hand this run another run's result.
+            key = f"diffclust-cell-{cell.key}-{uuid.uuid4().hex[:8]}"
+            future = self.client.submit(run_cell_isolated, cell, self.settings, key=key, pure=False)
             cell_of[future.key] = cell
             if on_start is not None:
                 on_start(cell)
@@ -173,7 +177,7 @@ class DaskExecutor(Executor):
         threads = sorted({c.threads for c in cells})
         info.update(self.settings.describe())
         info.update(
-            cpu_slot="the Dask worker's number where it is one (LocalCluster), else no pinning",
+            cpu_slot="the Dask worker's number where it is one (LocalCluster), else the least busy block",
             cluster="external" if self.scheduler else "LocalCluster",
             scheduler=self.client.scheduler.address,
             dask_version=dask.__version__,

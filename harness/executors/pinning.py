@@ -9,8 +9,10 @@ before the worker imports numpy's BLAS, torch or JAX:
 - XLA (JAX on CPU) has no thread-count setting: ``--xla_cpu_multi_thread_eigen=false``
   is added for one thread, but recent jaxlib versions ignore it for matrix products. What
   XLA does honour is the CPU affinity mask (it sizes its pool from the CPUs the process
-  may run on), so a worker is also restricted to ``threads`` CPUs when the executor can
-  give it a block of its own (see :func:`cpu_block`).
+  may run on), so a worker is also restricted to a block of ``threads`` CPUs: the block
+  of its number where workers are numbered (Dask's LocalCluster, see :func:`cpu_block`),
+  else the least busy block when it starts (:func:`least_busy_block`), so that two suites
+  run side by side on one machine do not share a core while others idle.
 """
 
 from __future__ import annotations
@@ -67,3 +69,27 @@ def cpu_block(threads: int, slot: int | None, cpus: list[int] | None = None) -> 
     blocks = len(cpus) // threads
     start = (int(slot) % blocks) * threads
     return cpus[start : start + threads]
+
+
+def least_busy_block(threads: int, cpus: list[int] | None = None, interval_s: float = 0.1) -> list[int] | None:
+    """The block of ``threads`` allowed CPUs that was least busy over ``interval_s``, or
+    None when the block would be every allowed CPU anyway."""
+    import psutil
+
+    cpus = allowed_cpus() if cpus is None else cpus
+    threads = max(int(threads), 1)
+    if threads >= len(cpus):
+        return None
+    load = psutil.cpu_percent(interval=interval_s, percpu=True)
+    blocks = [cpus[i : i + threads] for i in range(0, len(cpus) - threads + 1, threads)]
+    return min(blocks, key=lambda block: sum(load[c] for c in block if c < len(load)))
+
+
+def choose_cpus(threads: int, slot: int | str | None) -> list[int] | None:
+    """The CPUs for a worker: by ``slot`` number, the least busy block (``"auto"``), or
+    None (``slot`` None: leave the affinity alone)."""
+    if slot == "auto":
+        return least_busy_block(threads)
+    if slot is None or isinstance(slot, str):
+        return None
+    return cpu_block(threads, slot)

@@ -43,7 +43,7 @@ from typing import Any
 import psutil
 
 from diffclust.execute import CellResult, base_row
-from diffclust.executors.pinning import cpu_block, thread_environment
+from diffclust.executors.pinning import choose_cpus, thread_environment
 from diffclust.executors.worker import DUMP_SIGNAL, WorkerSettings, worker_main
 from diffclust.registry import get_registry
 from diffclust.suite import Cell
@@ -65,9 +65,10 @@ class IsolationSettings:
         Hard limit on a whole cell (data, every fit, scoring); None or 0 for none.
     memory_limit_mb : float or None
         Limit on the worker's resident memory (its children included); None for none.
-    cpu_slot : int or None
-        Which block of ``threads`` CPUs a worker is pinned to (see
-        :func:`~diffclust.executors.pinning.cpu_block`); None leaves affinity alone.
+    cpu_slot : int, "auto" or None
+        Which block of ``threads`` CPUs a worker is pinned to: by number (see
+        :func:`~diffclust.executors.pinning.cpu_block`), the least busy block when the
+        worker starts (``"auto"``), or none (None leaves the affinity alone).
     start_timeout_s : float
         How long a new worker may take to start and import its framework.
     poll_interval_s : float
@@ -77,7 +78,7 @@ class IsolationSettings:
     plugins_dirs: tuple[str, ...] = ()
     timeout_s: float | None = None
     memory_limit_mb: float | None = None
-    cpu_slot: int | None = 0
+    cpu_slot: int | str | None = "auto"
     start_timeout_s: float = 300.0
     poll_interval_s: float = 0.05
 
@@ -160,7 +161,7 @@ class WorkerProcess:
         self.group = group
         self.output_path = os.path.join(output_dir, f"{framework}-{threads}-{uuid.uuid4().hex[:8]}.out")
         self._offset = 0
-        self.cpus = cpu_block(threads, settings.cpu_slot)
+        self.cpus = choose_cpus(threads, settings.cpu_slot)
         context = multiprocessing.get_context(START_METHOD)
         self.conn, child_conn = context.Pipe()
         worker_settings = WorkerSettings(
@@ -276,6 +277,7 @@ class WorkerPool:
         self._output_dir = tempfile.mkdtemp(prefix="diffclust-workers-")
         self.started: Counter[str] = Counter()
         self.replaced: Counter[str] = Counter()
+        self.pinned: dict[str, list[int] | None] = {}
 
     def run(self, cell: Cell) -> CellResult:
         """Run ``cell`` in a worker of its framework."""
@@ -334,6 +336,7 @@ class WorkerPool:
             preload = tuple(getattr(backend, "requires", ()) or ())
             worker = WorkerProcess(group, self.settings, preload, self._output_dir)
             self.started[group[0]] += 1
+            self.pinned[f"{group[0]}, {group[1]} threads"] = worker.cpus
             failure = worker.wait_ready(self.settings.start_timeout_s)
             if failure is not None:
                 output = worker.take_output()
@@ -352,7 +355,7 @@ class WorkerPool:
         """Settings, the environment each worker gets, and how many workers were started."""
         info = self.settings.describe()
         info["worker_thread_variables"] = {str(t): thread_environment(t) for t in threads}
-        info["worker_cpu_affinity"] = {str(t): cpu_block(t, self.settings.cpu_slot) for t in threads}
+        info["worker_cpu_affinity"] = dict(self.pinned)  # the CPUs of the latest worker of each kind
         info["workers_started"] = dict(self.started)
         info["workers_replaced"] = dict(self.replaced)
         return info
