@@ -192,7 +192,11 @@ class WorkerProcess:
         if not ready:
             return f"did not start within {timeout_s:g} s"
         self.process.join(1)
-        return describe_exit(self.process.exitcode) + " while starting"
+        hint = ""
+        if self.process.exitcode == 1:  # what spawn does to a script without a main guard
+            hint = ("; a Python script that runs a suite must do so under `if __name__ == \"__main__\":`, "
+                    "because spawned workers import it")
+        return describe_exit(self.process.exitcode) + " while starting" + hint
 
     def send(self, cell: Cell) -> bool:
         try:
