@@ -14,6 +14,7 @@ and message as under ``process``; frameworks are imported once per Dask worker.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import uuid
@@ -48,6 +49,7 @@ def run_cell_isolated(cell: Cell, settings: IsolationSettings) -> CellResult:
         pool = _POOLS.get(settings)
         if pool is None:
             pool = _POOLS[settings] = WorkerPool(settings)
+            atexit.register(pool.close)  # a Dask worker that closes stops its workers
     return pool.run(cell)
 
 

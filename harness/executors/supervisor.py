@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import signal
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,11 +154,13 @@ def tree_rss_bytes(pid: int) -> int:
 class WorkerProcess:
     """One spawned worker, its pipe, and the file its output goes to."""
 
-    def __init__(self, group: tuple[str, int], settings: IsolationSettings, preload: tuple[str, ...], output_dir: str) -> None:
+    def __init__(self, group: tuple[str, int], settings: IsolationSettings, preload: tuple[str, ...]) -> None:
         framework, threads = group
         self.group = group
-        self.output_path = os.path.join(output_dir, f"{framework}-{threads}-{uuid.uuid4().hex[:8]}.out")
-        self._offset = 0
+        # The worker appends to this file and unlinks it once open; our handle keeps it
+        # readable, and nothing is left on disk whoever is killed.
+        fd, self.output_path = tempfile.mkstemp(prefix=f"diffclust-{framework}-worker-", suffix=".out")
+        self._output = os.fdopen(fd, "rb", buffering=0)
         self.cpus = choose_cpus(threads, settings.cpu_slot)
         context = multiprocessing.get_context(START_METHOD)
         self.conn, child_conn = context.Pipe()
@@ -182,6 +182,7 @@ class WorkerProcess:
     def wait_ready(self, timeout_s: float) -> str | None:
         """None once the worker is ready; otherwise why it is not."""
         ready = wait([self.conn, self.process.sentinel], timeout=timeout_s)
+        self._unlink_output()
         if self.conn in ready:
             try:
                 message = self.conn.recv()
@@ -256,13 +257,22 @@ class WorkerProcess:
     def take_output(self) -> str:
         """What the worker printed since the last call."""
         try:
-            with open(self.output_path, "rb") as handle:
-                handle.seek(self._offset)
-                data = handle.read()
-        except OSError:
+            data = self._output.read() or b""
+        except (OSError, ValueError):
             return ""
-        self._offset += len(data)
         return data.decode("utf-8", errors="replace").strip()
+
+    def release(self) -> None:
+        """Kill the worker if it lives, and close its output."""
+        self.kill()
+        self._unlink_output()
+        self._output.close()
+
+    def _unlink_output(self) -> None:
+        try:
+            os.unlink(self.output_path)
+        except FileNotFoundError:
+            pass
 
 
 # -- the pool -----------------------------------------------------------------------------
@@ -278,7 +288,6 @@ class WorkerPool:
     def __init__(self, settings: IsolationSettings) -> None:
         self.settings = settings
         self._workers: OrderedDict[tuple[str, int], WorkerProcess] = OrderedDict()
-        self._output_dir = tempfile.mkdtemp(prefix="diffclust-workers-")
         self.started: Counter[str] = Counter()
         self.replaced: Counter[str] = Counter()
         self.pinned: dict[str, list[int] | None] = {}
@@ -337,14 +346,16 @@ class WorkerPool:
             while len(self._workers) >= MAX_WORKERS:
                 _, oldest = self._workers.popitem(last=False)
                 oldest.stop()
+                oldest.release()
             preload = tuple(getattr(backend, "requires", ()) or ())
-            worker = WorkerProcess(group, self.settings, preload, self._output_dir)
+            worker = WorkerProcess(group, self.settings, preload)
             self.started[group[0]] += 1
             self.pinned[f"{group[0]}, {group[1]} threads"] = worker.cpus
             failure = worker.wait_ready(self.settings.start_timeout_s)
             if failure is not None:
-                output = worker.take_output()
                 worker.kill()
+                output = worker.take_output()
+                worker.release()
                 return None, failure + (f"\n{output}" if output else "")
             self._workers[group] = worker
         self._workers.move_to_end(group)
@@ -353,7 +364,7 @@ class WorkerPool:
     def _discard(self, worker: WorkerProcess) -> None:
         if self._workers.get(worker.group) is worker:
             del self._workers[worker.group]
-        worker.kill()
+        worker.release()
 
     def describe(self, threads: list[int] | tuple[int, ...] = ()) -> dict[str, Any]:
         """Settings, the environment each worker gets, and how many workers were started."""
@@ -365,11 +376,11 @@ class WorkerPool:
         return info
 
     def close(self) -> None:
-        """Stop every worker and remove their output files."""
+        """Stop every worker."""
         while self._workers:
             _, worker = self._workers.popitem()
             worker.stop()
-        shutil.rmtree(self._output_dir, ignore_errors=True)
+            worker.release()
 
 
 def _failure(cell: Cell, backend: Any, status: str, message: str, failure_log: str = "") -> CellResult:

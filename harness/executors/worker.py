@@ -83,7 +83,11 @@ def _redirect_output(path: str) -> None:
     """Send this process's stdout and stderr (C-level too) to ``path``: the supervisor
     attaches what a cell printed to that cell's entry in run.log, and the parent's
     progress display stays clean."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.unlink(path)  # the supervisor holds it open: nothing stays on disk
+    except FileNotFoundError:
+        pass
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(fd, 1)
