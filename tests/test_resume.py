@@ -129,3 +129,20 @@ def test_results_survive_sigkill_at_random_moments(tmp_path):
     assert len(trace) == 40 * total and not trace.duplicated(["cell_key", "step"]).any()
     assert not list(out.glob(".partial-*")), "temporary files left behind"
     assert os.path.getsize(out / "run.log") > 0
+
+
+def test_resume_runs_again_the_cells_of_a_changed_backend(tmp_path, monkeypatch):
+    from diffclust.registry import get_registry
+    from diffclust.runner import run_suite
+    from diffclust.suite import ComponentSpec, Suite
+
+    suite = Suite(name="bump", backends=[ComponentSpec("em"), ComponentSpec("sklearn")],
+                  datasets=[ComponentSpec("iris")], seeds=[0, 1], repeats=0, threads=1)
+    out = tmp_path / "run"
+    first = run_suite(suite, out=out, executor="local", show_progress=False)
+    assert first.counts["ok"] == 4
+    monkeypatch.setattr(get_registry().backend("em"), "version", "2-changed")
+    again = run_suite(suite, out=out, executor="local", resume=True, show_progress=False)
+    assert again.skipped == 2 and sum(again.counts.values()) == 2  # only em's cells ran
+    rows, _ = read_run(out)
+    assert sorted(rows.loc[rows["backend"] == "em", "backend_version"]) == ["1", "1", "2-changed", "2-changed"]
