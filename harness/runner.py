@@ -89,17 +89,20 @@ def run_suite(
     registry = get_registry(plugins_dirs)
     cells = _unique(expand(suite, registry))
     run_dir = Path(out) if out else results_root / new_run_id(suite.name)
-    store = RunStore(run_dir, resume=resume)
-    done = store.done_keys
-    todo = [cell for cell in cells if cell.key not in done]
-    summary = RunSummary(run_dir=run_dir, skipped=len(cells) - len(todo))
+    summary = RunSummary(run_dir=run_dir)
     options = dict(executor_options or {})
     options.setdefault("timeout_s", suite.timeout_s)
     options.setdefault("memory_limit_mb", suite.memory_limit_mb)
     started = time.perf_counter()
     env: dict = {}
+    store: RunStore | None = None
     try:
+        # The executor first: one that cannot start (a bad name, an unreachable
+        # scheduler) leaves no empty run folder behind.
         with make_executor(executor, plugins_dirs=plugins_dirs, **options) as runner:
+            store = RunStore(run_dir, resume=resume)
+            todo = [cell for cell in cells if cell.key not in store.done_keys]
+            summary.skipped = len(cells) - len(todo)
             store.write_suite(suite.to_toml_dict())
             env = environment.collect(executor=runner.describe(cells), suite=suite.name, cells=len(cells))
             store.write_environment(env)
@@ -110,7 +113,7 @@ def run_suite(
         raise
     finally:
         summary.wall_s = time.perf_counter() - started
-        if env:
+        if env and store is not None:
             finalize(store, env, summary, order=[cell.key for cell in cells])
     return summary
 
