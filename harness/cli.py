@@ -76,10 +76,12 @@ def run(
     repeats: Annotated[Optional[int], typer.Option("--repeats", help="Steady-state timed calls after the first call.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Threads per cell (0 = all cores).")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default results/<run-id>).")] = None,
-    executor: Annotated[str, typer.Option("--executor", help="local (in-process).")] = "local",
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Per-cell timeout in seconds.")] = None,
+    executor: Annotated[str, typer.Option("--executor", help="process (default: each cell in a worker process), dask, or local (in-process, for debugging).")] = "process",
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Per-cell timeout in seconds (0 = none); replaces the suite's timeout_s.")] = None,
+    memory_limit: Annotated[Optional[float], typer.Option("--memory-limit", help="Per-cell limit on a worker's resident memory, in MB; replaces the suite's memory_limit_mb.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="With --executor dask: join the Dask scheduler at tcp://HOST:PORT instead of starting a local cluster.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Run only the cells missing from --out.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any cell failed.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any row of the run is error, timeout, crashed or invalid.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")] = False,
     plugins_dir: PluginsDir = None,
 ) -> None:
@@ -93,10 +95,11 @@ def run(
         raise DiffclustError("--resume needs --out DIR: the run folder to complete.")
     resolved = with_overrides(
         load_suite(suite), backends=backend, datasets=dataset, devices=device, seeds=seeds,
-        repeats=repeats, timeout_s=timeout, threads=threads,
+        repeats=repeats, timeout_s=timeout, threads=threads, memory_limit_mb=memory_limit,
     )
     _report_plugin_problems(get_registry(_dirs(plugins_dir)))
     summary = run_suite(resolved, out=out_dir, executor=executor, resume=resume,
+                        executor_options={"scheduler": scheduler} if scheduler else None,
                         plugins_dirs=_dirs(plugins_dir), show_progress=not quiet)
     if not quiet:
         print(render(comparison_table(load_runs([summary.run_dir])), "md"))
@@ -105,7 +108,7 @@ def run(
         err.print(f"[red]error:[/] {message}", highlight=False)
     if summary.data_errors:
         raise typer.Exit(2)
-    if strict and summary.failed:
+    if strict and summary.failed_in_run:
         raise typer.Exit(1)
 
 

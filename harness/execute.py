@@ -139,7 +139,7 @@ def run_cell(cell: Cell, plugins_dirs: tuple[str, ...] = ()) -> CellResult:
         return CellResult(row, log=traceback.format_exc())
     except Exception as exc:  # noqa: BLE001 - a backend's fault becomes a row
         row.update(status="error", error=f"{type(exc).__name__}: {exc}")
-        return CellResult(row, log=f"[{cell.label}]\n{traceback.format_exc()}")
+        return CellResult(row, log=traceback.format_exc())
 
 
 def _best_known(dataset, k: int, params: dict[str, Any]) -> float:

@@ -8,6 +8,7 @@ finished cell, so a run killed at any moment leaves readable files with every fi
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -25,6 +26,7 @@ TRACE_FILE = "trace.parquet"
 ENVIRONMENT_FILE = "environment.json"
 SUITE_FILE = "suite.toml"
 LOG_FILE = "run.log"
+TMP_PREFIX = ".partial-"
 
 
 #: Columns every results file has, whatever its cells did (NaN where a cell gave no value),
@@ -57,54 +59,145 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``frame`` to ``path`` so that a reader, or a run killed at any moment, sees
+    either the old file or the new one, whole: a temporary file in the same folder,
+    fsynced, renamed over ``path``, and the folder fsynced so the rename itself is durable."""
+    _write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_text_atomic(text: str, path: Path) -> None:
+    """:func:`write_parquet_atomic` for a text file."""
+    _write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _write_atomic(path: Path, write) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=False)
+        write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a folder; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
 class RunStore:
-    """A run folder being written: rows and traces are persisted as each cell finishes."""
+    """A run folder being written: each finished cell's row is persisted before the next.
+
+    The commit point of a cell is the rewrite of ``results.parquet``: its traceback (run.log)
+    and convergence points (trace.parquet) are written first, so a cell whose row is on disk
+    has everything else on disk too. A run killed before that rewrite leaves no row for the
+    cell, and ``--resume`` runs it again; its stray trace points are dropped on resume and
+    replaced, so no cell ever has two rows or two sets of points.
+    """
 
     def __init__(self, run_dir: Path, resume: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.rows: list[dict[str, Any]] = []
-        self.trace_rows: list[dict[str, Any]] = []
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._traces: dict[str, list[dict[str, Any]]] = {}
+        self.earlier_environments: list[dict[str, Any]] = []
+        for stale in self.run_dir.glob(f"{TMP_PREFIX}*.tmp"):  # left by a run killed mid-write
+            stale.unlink(missing_ok=True)
         if resume:
-            if (self.run_dir / RESULTS_FILE).exists():
-                self.rows = pd.read_parquet(self.run_dir / RESULTS_FILE).to_dict("records")
-            if (self.run_dir / TRACE_FILE).exists():
-                self.trace_rows = pd.read_parquet(self.run_dir / TRACE_FILE).to_dict("records")
+            self._load()
+
+    def _load(self) -> None:
+        if (self.run_dir / RESULTS_FILE).exists():
+            for row in pd.read_parquet(self.run_dir / RESULTS_FILE).to_dict("records"):
+                self._rows[row["cell_key"]] = row
+        if (self.run_dir / TRACE_FILE).exists():
+            for point in pd.read_parquet(self.run_dir / TRACE_FILE).to_dict("records"):
+                if point["cell_key"] in self._rows:  # points of a cell without a row are strays
+                    self._traces.setdefault(point["cell_key"], []).append(point)
+        env_path = self.run_dir / ENVIRONMENT_FILE
+        if env_path.exists():
+            try:
+                earlier = json.loads(env_path.read_text())
+            except ValueError:
+                earlier = None
+            if isinstance(earlier, dict):
+                self.earlier_environments = [*earlier.pop("earlier_sessions", []), earlier]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self._rows.values())
+
+    @property
+    def trace_rows(self) -> list[dict[str, Any]]:
+        return [point for points in self._traces.values() for point in points]
 
     @property
     def done_keys(self) -> set[str]:
         """Cells with a final row. Rows for a cell that did not finish are never written."""
-        return {row["cell_key"] for row in self.rows}
+        return set(self._rows)
 
     def add(self, row: dict[str, Any], trace: list[dict[str, Any]], log: str = "") -> None:
-        self.rows = [r for r in self.rows if r["cell_key"] != row["cell_key"]] + [row]
-        if trace:
-            self.trace_rows = [t for t in self.trace_rows if t["cell_key"] != row["cell_key"]] + trace
-            write_parquet_atomic(to_frame(self.trace_rows), self.run_dir / TRACE_FILE)
-        write_parquet_atomic(to_frame(self.rows), self.run_dir / RESULTS_FILE)
+        """Persist one finished cell (replacing an earlier row of the same cell)."""
+        key = row["cell_key"]
         if log:
             with open(self.run_dir / LOG_FILE, "a") as handle:
                 handle.write(log.rstrip() + "\n\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        had_points = key in self._traces
+        if trace:
+            self._traces[key] = list(trace)
+        else:
+            self._traces.pop(key, None)
+        if trace or had_points:
+            write_parquet_atomic(to_frame(self.trace_rows), self.run_dir / TRACE_FILE)
+        self._rows.pop(key, None)
+        self._rows[key] = row
+        write_parquet_atomic(to_frame(self.rows), self.run_dir / RESULTS_FILE)
+
+    def reorder(self, keys: list[str]) -> None:
+        """Order rows and points as ``keys`` (the suite's cells); others keep their place after."""
+        rank = {key: i for i, key in enumerate(keys)}
+        ordered = sorted(self._rows, key=lambda k: rank.get(k, len(rank)))
+        self._rows = {key: self._rows[key] for key in ordered}
+        self._traces = {key: self._traces[key] for key in ordered if key in self._traces}
+
+    def write_trace(self) -> None:
+        """Rewrite trace.parquet from what this store holds."""
+        if self._traces:
+            write_parquet_atomic(to_frame(self.trace_rows), self.run_dir / TRACE_FILE)
 
     def write_environment(self, environment: dict[str, Any]) -> None:
-        path = self.run_dir / ENVIRONMENT_FILE
-        path.write_text(json.dumps(environment, indent=2, default=str) + "\n")
+        """environment.json, with the environments of the sessions this run resumed."""
+        if self.earlier_environments:
+            environment = {**environment, "earlier_sessions": self.earlier_environments}
+        write_text_atomic(json.dumps(environment, indent=2, default=str) + "\n", self.run_dir / ENVIRONMENT_FILE)
 
     def write_suite(self, suite_dict: dict[str, Any]) -> None:
-        (self.run_dir / SUITE_FILE).write_text(tomli_w.dumps(suite_dict))
+        write_text_atomic(tomli_w.dumps(suite_dict), self.run_dir / SUITE_FILE)
+
+
+def read_parquet_snapshot(path: Path) -> pd.DataFrame:
+    """Read a parquet file that a running suite may replace at any moment.
+
+    The file on disk is always whole (it is replaced by a rename), but a reader that opens
+    it twice (footer first, pages later; pyarrow may) can mix two versions. Reading the
+    bytes once gives one consistent version.
+    """
+    return pd.read_parquet(io.BytesIO(Path(path).read_bytes()))
 
 
 def find_latest_run(root: Path = Path("results")) -> Path:
@@ -120,7 +213,9 @@ def read_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     path = run_dir / RESULTS_FILE
     if not path.exists():
         raise DiffclustError(f"{run_dir} holds no {RESULTS_FILE}; is it a diffclust run folder?")
-    results = pd.read_parquet(path)
+    results = read_parquet_snapshot(path)
     trace_path = run_dir / TRACE_FILE
-    trace = pd.read_parquet(trace_path) if trace_path.exists() else pd.DataFrame()
+    trace = read_parquet_snapshot(trace_path) if trace_path.exists() else pd.DataFrame()
+    if not trace.empty:  # points of a cell whose row was never committed (a killed run)
+        trace = trace[trace["cell_key"].isin(results["cell_key"])].reset_index(drop=True)
     return results, trace

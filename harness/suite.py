@@ -7,7 +7,8 @@ A suite file::
     seeds = 3              # 3 means seeds 0, 1, 2; or a list [0, 7, 42]
     repeats = 2            # steady-state timed calls after the first (warm-up) call
     threads = 2            # BLAS/OpenMP/framework threads per cell; 0 = all cores
-    timeout_s = 600
+    timeout_s = 600        # hard limit per cell (process and dask executors); 0 = none
+    memory_limit_mb = 4096 # optional: limit on a worker's resident memory per cell
     init = "k-means++"     # or "random"
     devices = ["cpu"]
 
@@ -328,7 +329,8 @@ def expand(suite: Suite, registry) -> list[Cell]:
 
 def with_overrides(suite: Suite, *, backends: list[str] | None = None, datasets: list[str] | None = None,
                    devices: list[str] | None = None, seeds: int | None = None, repeats: int | None = None,
-                   timeout_s: float | None = None, threads: int | None = None) -> Suite:
+                   timeout_s: float | None = None, threads: int | None = None,
+                   memory_limit_mb: float | None = None) -> Suite:
     """The suite with the command line's choices applied."""
     changes: dict[str, Any] = {}
     if backends:
@@ -345,4 +347,9 @@ def with_overrides(suite: Suite, *, backends: list[str] | None = None, datasets:
         changes["timeout_s"] = timeout_s
     if threads is not None:
         changes["threads"] = threads
+    for option, value in (("--timeout", timeout_s), ("--memory-limit", memory_limit_mb)):
+        if value is not None and value < 0:
+            raise SuiteError(f"{option} must be a non-negative number (0 for none), got {value!r}.")
+    if memory_limit_mb is not None:
+        changes["memory_limit_mb"] = memory_limit_mb or None
     return replace(suite, **changes)

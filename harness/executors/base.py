@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from diffclust.execute import CellResult
@@ -26,8 +26,8 @@ class Executor:
     def run(self, cells: Iterable[Cell], on_start: Callable[[Cell], None] | None = None) -> Iterator[tuple[Cell, CellResult]]:
         raise NotImplementedError
 
-    def describe(self) -> dict[str, Any]:
-        """What environment.json records about this executor."""
+    def describe(self, cells: Sequence[Cell] = ()) -> dict[str, Any]:
+        """What environment.json records about this executor (``cells``: the suite's)."""
         return {"name": self.name, "timeout_s": self.timeout_s, "memory_limit_mb": self.memory_limit_mb}
 
     def close(self) -> None:

@@ -1,9 +1,10 @@
 """``local``: every cell in this process, one after another. For debugging: no timeout,
-and a crash takes the suite down (use ``process`` for isolation)."""
+no memory limit, and a crash takes the suite down (use ``process`` for isolation)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from diffclust.execute import CellResult, run_cell
 from diffclust.executors.base import Executor
@@ -18,3 +19,8 @@ class LocalExecutor(Executor):
             if on_start is not None:
                 on_start(cell)
             yield cell, run_cell(cell, self.plugins_dirs)
+
+    def describe(self, cells: Sequence[Cell] = ()) -> dict[str, Any]:
+        info = super().describe(cells)
+        info["isolation"] = "none: cells run in the harness's process; the timeout and memory limit are not enforced"
+        return info
