@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+import scipy.sparse
+from threadpoolctl import threadpool_limits
 
 import diffclust
 from diffclust.kmeans_math import row_chunks
@@ -24,31 +29,62 @@ def tolerance(X: np.ndarray, tol: float) -> float:
     return float(np.mean(np.var(X, axis=0, dtype=np.float64)) * tol)
 
 
-def assign_and_accumulate(
-    X: np.ndarray, centers: np.ndarray, labels: np.ndarray, chunk_rows: int, accumulate: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """E-step into ``labels`` and, when ``accumulate``, the per-cluster sums and counts (float64).
+def _block_step(
+    X: np.ndarray, block: slice, centers_t: np.ndarray, half_sq_norms: np.ndarray, labels: np.ndarray,
+    chunk_rows: int, accumulate: bool,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """E-step (and, when ``accumulate``, the M-step sums) for one contiguous block of rows.
 
-    Fused per chunk of rows: one GEMM for the cross term, argmin of ``||c||^2 - 2 x.c``
-    (the ``||x||^2`` term does not change the argmin), then the chunk's points are added to
-    their clusters while still in cache.
+    Per chunk: one GEMM for the cross term and an argmax of ``x.c - ||c||^2/2`` (the same
+    point as the argmin of the squared distance, ``||x||^2`` not changing it; ties to the
+    lowest index). The block's sums are then one sparse ``U^T X`` product: no ``n x k``
+    matrix, and no per-column ``bincount``.
+    """
+    for start in range(block.start, block.stop, chunk_rows):
+        rows = slice(start, min(start + chunk_rows, block.stop))
+        scores = X[rows] @ centers_t
+        scores -= half_sq_norms
+        labels[rows] = np.argmax(scores, axis=1)
+    if not accumulate:
+        return None
+    k = centers_t.shape[1]
+    block_labels = labels[block]
+    size = block_labels.shape[0]
+    one_hot_t = scipy.sparse.csr_matrix(
+        (np.ones(size, dtype=X.dtype), (block_labels, np.arange(size))), shape=(k, size)
+    )
+    sums = np.asarray(one_hot_t @ X[block], dtype=np.float64)
+    return sums, np.bincount(block_labels, minlength=k)
+
+
+def assign_and_accumulate(
+    X: np.ndarray, centers: np.ndarray, labels: np.ndarray, chunk_rows: int, accumulate: bool = True,
+    pool: ThreadPoolExecutor | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """E-step into ``labels`` and, when ``accumulate``, per-cluster sums (float64) and counts.
+
+    With a thread pool the rows are split into one contiguous block per thread; numpy's
+    GEMM, argmax and scipy's sparse product release the GIL, so the blocks run in parallel
+    (BLAS is held at one thread meanwhile, as scikit-learn does).
     """
     k, d = centers.shape
+    centers_t = np.ascontiguousarray(centers.T)
+    half_sq_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
+    n = X.shape[0]
+    workers = pool._max_workers if pool is not None else 1
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    blocks = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    args = (centers_t, half_sq_norms, labels, chunk_rows, accumulate)
+    if pool is None or len(blocks) == 1:
+        parts = [_block_step(X, block, *args) for block in blocks]
+    else:
+        parts = list(pool.map(lambda block: _block_step(X, block, *args), blocks))
     sums = np.zeros((k, d), dtype=np.float64)
     counts = np.zeros(k, dtype=np.int64)
-    half_sq_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
-    centers_t = np.ascontiguousarray(centers.T)
-    for rows in row_chunks(X.shape[0], chunk_rows):
-        Xc = X[rows]
-        scores = Xc @ centers_t
-        np.subtract(half_sq_norms, scores, out=scores)  # argmin of ||c||^2/2 - x.c
-        chunk_labels = np.argmin(scores, axis=1)
-        labels[rows] = chunk_labels
-        if accumulate:
-            counts += np.bincount(chunk_labels, minlength=k)
-            chunk_sums = np.zeros((k, d), dtype=X.dtype)
-            np.add.at(chunk_sums, chunk_labels, Xc)
-            sums += chunk_sums
+    if accumulate:
+        for part_sums, part_counts in parts:
+            sums += part_sums
+            counts += part_counts
     return sums, counts
 
 
@@ -85,14 +121,22 @@ def lloyd(
     *,
     max_iter: int = 300,
     tol: float = 1e-4,
-    chunk_rows: int = 4096,
+    chunk_rows: int = 1024,
+    threads: int = 1,
     trace: diffclust.Trace | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, bool, int]:
-    """Run Lloyd's algorithm from ``init``.
+    """Run Lloyd's algorithm from ``init`` on ``threads`` threads.
 
     Returns labels, centroids (X's dtype), iterations, whether it converged, and how many
     empty-cluster relocations happened.
     """
+    if threads > 1 and X.shape[0] >= 2 * chunk_rows:
+        with ThreadPoolExecutor(threads, thread_name_prefix="diffclust-em") as pool, threadpool_limits(1, user_api="blas"):
+            return _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool)
+    return _lloyd(X, init, max_iter, tol, chunk_rows, trace, None)
+
+
+def _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool):
     abs_tol = tolerance(X, tol)
     centers = np.array(init, dtype=X.dtype, copy=True)
     labels = np.full(X.shape[0], -1, dtype=np.int64)
@@ -101,7 +145,7 @@ def lloyd(
     strict = converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        sums, counts = assign_and_accumulate(X, centers, labels, chunk_rows)
+        sums, counts = assign_and_accumulate(X, centers, labels, chunk_rows, pool=pool)
         relocations += relocate_empty_clusters(X, centers, sums, counts, labels)
         new_centers = centers.copy()
         filled = counts > 0
@@ -119,7 +163,7 @@ def lloyd(
         labels_old[:] = labels
     if not strict:
         # Labels were computed from the previous centers; make them match the returned ones.
-        assign_and_accumulate(X, centers, labels, chunk_rows, accumulate=False)
+        assign_and_accumulate(X, centers, labels, chunk_rows, accumulate=False, pool=pool)
     return labels, centers, n_iter, converged, relocations
 
 
@@ -129,8 +173,14 @@ class EMBackend(diffclust.Backend):
     name = "em"
     framework = "numpy"
     differentiable = False
-    params = {"max_iter": 300, "tol": 1e-4, "chunk_rows": 4096}
-    version = "1"
+    params = {"max_iter": 300, "tol": 1e-4, "chunk_rows": 1024}
+    version = "2"
+
+    def __init__(self) -> None:
+        self.threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+    def set_threads(self, threads: int) -> None:
+        self.threads = max(1, int(threads))
 
     def fit(self, problem: diffclust.Problem, *, device: str, seed: int, trace: diffclust.Trace | None = None, **params: Any) -> diffclust.Fit:
         labels, centers, n_iter, converged, relocations = lloyd(
@@ -139,6 +189,7 @@ class EMBackend(diffclust.Backend):
             max_iter=int(params["max_iter"]),
             tol=float(params["tol"]),
             chunk_rows=int(params["chunk_rows"]),
+            threads=self.threads,
             trace=trace,
         )
         return diffclust.Fit(

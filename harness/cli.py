@@ -19,8 +19,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Off a terminal (pipes, CI logs) rich would cut tables at 80 columns; give them room.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True)
 
 PluginsDir = Annotated[
     Optional[list[Path]],
@@ -164,7 +165,7 @@ import diffclust.commands  # noqa: E402, F401
 def main() -> None:
     """Entry point of the ``diffclust`` script: user errors are one line, not a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except DiffclustError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)
@@ -178,6 +179,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _is_usage_error(exc: Exception) -> bool:

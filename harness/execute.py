@@ -48,14 +48,14 @@ _DATA_CACHE: OrderedDict[str, Any] = OrderedDict()
 _DATA_CACHE_SIZE = 2
 
 
-def load_data(registry, name: str, params: dict[str, Any]):
+def load_data(registry, name: str, params: dict[str, Any], label: str):
     key = json.dumps([name, params], sort_keys=True, default=str)
     if key in _DATA_CACHE:
         _DATA_CACHE.move_to_end(key)
         return _DATA_CACHE[key]
     dataset = registry.dataset(name)
     data = dataset.load(**params)
-    X, labels = validate_data(data.X, max(int(data.k or 1), 1), data.labels, name=describe(name, params))
+    X, labels = validate_data(data.X, max(int(data.k or 1), 1), data.labels, name=label)
     entry = (X, labels, int(data.k or 0), dataset)
     _DATA_CACHE[key] = entry
     while len(_DATA_CACHE) > _DATA_CACHE_SIZE:
@@ -64,8 +64,8 @@ def load_data(registry, name: str, params: dict[str, Any]):
 
 
 def make_problem(registry, cell: Cell) -> tuple[Problem, Any]:
-    X, labels, default_k, dataset = load_data(registry, cell.dataset, cell.dataset_params)
-    name = describe(cell.dataset, cell.dataset_params, cell.k)
+    name = cell.dataset_label or describe(cell.dataset, cell.dataset_params, cell.k)
+    X, labels, default_k, dataset = load_data(registry, cell.dataset, cell.dataset_params, name)
     k = cell.k if cell.k is not None else default_k
     if not k:
         raise DataError(f"{name}: the data has no labels to take k from; give k, as in -d {cell.dataset}:k=8.")

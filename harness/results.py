@@ -27,6 +27,15 @@ SUITE_FILE = "suite.toml"
 LOG_FILE = "run.log"
 
 
+#: Columns every results file has, whatever its cells did (NaN where a cell gave no value),
+#: so notebooks and reports can rely on them.
+METRIC_COLUMNS = (
+    "n", "d", "k", "objective", "inertia", "best_known_inertia", "rel_gap", "ari", "nmi", "empty_clusters",
+    "n_iter", "converged", "first_s", "wall_s", "wall_s_min", "wall_s_max", "time_per_iter_s",
+    "peak_rss_mb", "peak_device_mb", "info",
+)
+
+
 def new_run_id(suite_name: str) -> str:
     return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{suite_name}"
 
@@ -34,6 +43,10 @@ def new_run_id(suite_name: str) -> str:
 def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Rows as a DataFrame parquet can hold: parameter columns of mixed types become text."""
     frame = pd.DataFrame(rows)
+    if "cell_key" in frame.columns:
+        for column in METRIC_COLUMNS:
+            if column not in frame.columns:
+                frame[column] = None if column in ("converged", "info") else float("nan")
     for column in frame.columns:
         if frame[column].dtype == object:
             kinds = {type(v) for v in frame[column] if v is not None and not (isinstance(v, float) and pd.isna(v))}

@@ -37,3 +37,44 @@ def test_plugin_backend_runs_in_a_suite(plugin_env, tmp_path):
     rows = pd.read_parquet(out / "results.parquet")
     assert set(rows["backend"]) == {"init-only", "em"}
     assert (rows["status"] == "ok").all()
+
+
+def write_plugin(path, body):
+    path.write_text("import diffclust\n" + body)
+    return path
+
+
+def test_loose_plugin_via_environment_variable(tmp_path, monkeypatch):
+    plugin = write_plugin(tmp_path / "loose.py", (
+        "class B(diffclust.Backend):\n    name = 'loose-one'\n"
+        "@diffclust.hookimpl\ndef register_backends(register):\n    register(B())\n"
+    ))
+    monkeypatch.setenv("DIFFCLUST_PLUGINS", str(plugin))
+    registry = build_registry()
+    assert "loose-one" in registry.backends
+    assert registry.backends["loose-one"].plugin.source == "loose"
+
+
+def test_broken_plugin_is_named_and_the_others_still_load(tmp_path, monkeypatch):
+    broken = write_plugin(tmp_path / "broken.py", "raise RuntimeError('missing licence key')\n")
+    good = write_plugin(tmp_path / "good.py", (
+        "class B(diffclust.Backend):\n    name = 'still-here'\n"
+        "@diffclust.hookimpl\ndef register_backends(register):\n    register(B())\n"
+    ))
+    monkeypatch.setenv("DIFFCLUST_PLUGINS", f"{broken},{good}")
+    registry = build_registry()
+    assert "still-here" in registry.backends and "em" in registry.backends
+    (problem,) = registry.problems
+    assert "broken.py" in problem and "RuntimeError: missing licence key" in problem
+
+
+def test_two_plugins_registering_one_name_are_both_named(tmp_path, monkeypatch):
+    dup = write_plugin(tmp_path / "dup.py", (
+        "class B(diffclust.Backend):\n    name = 'em'\n"
+        "@diffclust.hookimpl\ndef register_backends(register):\n    register(B())\n"
+    ))
+    monkeypatch.setenv("DIFFCLUST_PLUGINS", str(dup))
+    registry = build_registry()
+    (problem,) = registry.problems
+    assert "'em' is registered twice" in problem
+    assert "diffclust.backends.em" in problem and "dup.py" in problem
