@@ -14,6 +14,8 @@ PLUGIN_PACKAGES = TESTS / "plugins"
 #: Deliberately broken plugin packages, kept apart so that they never disturb the tests
 #: that install the well-behaved ones.
 BROKEN_PLUGIN_PACKAGES = TESTS / "plugins_broken"
+#: The example third-party plugin packages shipped with the project.
+EXAMPLE_PACKAGES = TESTS.parent / "examples"
 
 
 def pip_install_target(package_dir: Path | list[Path], target: Path) -> Path:
@@ -44,6 +46,12 @@ def installed_broken_plugins(tmp_path_factory) -> Path:
     return pip_install_target(packages_in(BROKEN_PLUGIN_PACKAGES), tmp_path_factory.mktemp("site_broken"))
 
 
+@pytest.fixture(scope="session")
+def installed_examples(tmp_path_factory) -> Path:
+    """Every package under examples/ installed into one folder (once per session)."""
+    return pip_install_target(packages_in(EXAMPLE_PACKAGES), tmp_path_factory.mktemp("site_examples"))
+
+
 def _see_site(folder: Path, monkeypatch):
     """This process and its child processes see the packages installed in ``folder``."""
     monkeypatch.syspath_prepend(str(folder))
@@ -62,6 +70,12 @@ def _see_site(folder: Path, monkeypatch):
 def plugin_env(installed_plugins, monkeypatch) -> Path:
     """This process and its child processes see the installed test plugins."""
     yield from _see_site(installed_plugins, monkeypatch)
+
+
+@pytest.fixture
+def examples_env(installed_examples, monkeypatch) -> Path:
+    """This process and its child processes see the installed example plugins."""
+    yield from _see_site(installed_examples, monkeypatch)
 
 
 @pytest.fixture
