@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from diffclust.floor import gemm_floor_s
 from diffclust.errors import DataError, DiffclustError, InvalidFitError
 from diffclust.init import initial_centroids
 from diffclust.kmeans_math import assign
@@ -29,8 +30,11 @@ from diffclust.suite import Cell, describe
 from diffclust.timing import TraceRecorder, thin
 
 STATUSES = ("ok", "error", "timeout", "crashed", "invalid", "unavailable")
-#: Trace points scored per cell at most (evenly thinned beyond that).
+#: Trace points scored per cell: at most 200 (evenly thinned beyond that), fewer on large
+#: problems so that scoring (one assignment pass per point) stays within a flop budget.
 MAX_TRACE_POINTS = 200
+MIN_TRACE_POINTS = 5
+TRACE_FLOP_BUDGET = 1e12
 
 
 @dataclass
@@ -174,6 +178,7 @@ def _fit_and_score(cell: Cell, backend, problem: Problem, row: dict[str, Any]) -
             peaks_dev.append(peak_dev)
         labels, centroids = validate_fit(fit, problem)
     steady = times or [first_s]
+    floor_s = gemm_floor_s(problem.X, problem.k, cell.threads) if cell.device == "cpu" else math.nan
     n_iter = int(fit.n_iter)
     wall_s = statistics.median(steady)
     device_peaks = [p for p in peaks_dev if p is not None]
@@ -187,6 +192,8 @@ def _fit_and_score(cell: Cell, backend, problem: Problem, row: dict[str, Any]) -
         wall_s_min=min(steady),
         wall_s_max=max(steady),
         time_per_iter_s=wall_s / n_iter if n_iter > 0 else math.nan,
+        gemm_floor_s=floor_s,
+        iter_over_floor=(wall_s / n_iter) / floor_s if n_iter > 0 and floor_s > 0 else math.nan,
         peak_rss_mb=max(peaks_rss),
         peak_device_mb=max(device_peaks) if device_peaks else math.nan,
         info=json.dumps(fit.info or {}, default=str, sort_keys=True),
@@ -197,7 +204,9 @@ def _fit_and_score(cell: Cell, backend, problem: Problem, row: dict[str, Any]) -
 def score_trace(problem: Problem, recorder: TraceRecorder, row: dict[str, Any]) -> list[dict[str, Any]]:
     """Score the recorded centroids (after the timed region): objective at each point."""
     points = []
-    for point in thin(recorder.points, MAX_TRACE_POINTS):
+    pass_flops = 2.0 * problem.n * problem.d * problem.k
+    most = int(min(MAX_TRACE_POINTS, max(MIN_TRACE_POINTS, TRACE_FLOP_BUDGET // max(pass_flops, 1.0))))
+    for point in thin(recorder.points, most):
         if point.centroids.shape != (problem.k, problem.d) or not np.isfinite(point.centroids).all():
             continue
         labels, _ = assign(problem.X, point.centroids.astype(problem.X.dtype))

@@ -32,6 +32,7 @@ LOG_FILE = "run.log"
 METRIC_COLUMNS = (
     "n", "d", "k", "objective", "inertia", "best_known_inertia", "rel_gap", "ari", "nmi", "empty_clusters",
     "n_iter", "converged", "first_s", "wall_s", "wall_s_min", "wall_s_max", "time_per_iter_s",
+    "gemm_floor_s", "iter_over_floor",
     "peak_rss_mb", "peak_device_mb", "info",
 )
 

@@ -96,3 +96,15 @@ def cli():
         return subprocess.run([python, "-m", "diffclust", *args], capture_output=True, text=True, env=full_env, cwd=cwd)
 
     return run
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Benchmarks run once, as smoke tests, unless asked for numbers.
+
+    ``pytest tests/benchmarks --benchmark-only`` (or ``--benchmark-enable``) times them;
+    a plain ``pytest`` runs each benchmarked function once.
+    """
+    if config.pluginmanager.hasplugin("benchmark"):
+        if not (config.getoption("benchmark_only") or config.getoption("benchmark_enable")):
+            config.option.benchmark_disable = True
