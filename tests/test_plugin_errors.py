@@ -4,6 +4,8 @@ that names the plugin and its distribution, what was expected and what came; non
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -106,3 +108,27 @@ def test_empty_load_plugins_is_the_way_out_of_broken_plugins(broken_plugin_env, 
     assert result.returncode == 0
     assert "warning" not in result.stderr
     assert "│ em " in result.stdout and "still-here" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"n_iter": -1}, "Fit.n_iter must be a non-negative integer, got -1"),
+        ({"n_iter": 2.5}, "Fit.n_iter must be a non-negative integer, got 2.5"),
+        ({"converged": "yes"}, "Fit.converged must be True, False or None, got 'yes'"),
+        ({"info": ["a"]}, "Fit.info must be a dict, got list"),
+    ],
+)
+def test_malformed_fit_fields_say_what_was_expected_and_what_came(change, expected):
+    import numpy as np
+
+    from diffclust import Fit, Problem
+    from diffclust.errors import InvalidFitError
+    from diffclust.problem import validate_fit
+
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    problem = Problem(X=X, k=2, init=X[:2])
+    fields = {"labels": np.zeros(6, dtype=np.int64), "centroids": X[:2], "n_iter": 3, "converged": True, "info": {}}
+    validate_fit(Fit(**fields), problem)  # the well-formed one passes
+    with pytest.raises(InvalidFitError, match=re.escape(expected)):
+        validate_fit(Fit(**{**fields, **change}), problem)
