@@ -122,26 +122,6 @@ def run(
 
 
 @app.command()
-def report(
-    run_dirs: Annotated[Optional[list[Path]], typer.Argument(help="Run folders (default: the latest under results/).")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md or csv.")] = "md",
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="Metric column; repeat for several.")] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file instead of stdout.")] = None,
-) -> None:
-    """Comparison table of one or more runs: backend x dataset, mean ± std over seeds."""
-    from diffclust.report import DEFAULT_METRICS, comparison_table, load_runs, render
-    from diffclust.results import find_latest_run
-
-    dirs = run_dirs or [find_latest_run()]
-    text = render(comparison_table(load_runs(dirs), metric or DEFAULT_METRICS), fmt)
-    if output:
-        output.write_text(text + ("\n" if not text.endswith("\n") else ""))
-        err.print(f"wrote {output}")
-    else:
-        print(text)
-
-
-@app.command()
 def plugins(plugins_dir: PluginsDir = None) -> None:
     """Installed plugins: where they come from, their versions and hooks."""
     from diffclust.registry import get_registry

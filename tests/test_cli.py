@@ -60,8 +60,8 @@ def test_report_formats(small_run):
     assert md.returncode == 0 and "inertia" in md.stdout and "iris" in md.stdout
     csv = diffclust("report", str(out), "--format", "csv", "-m", "inertia", "-m", "ari")
     table = pd.read_csv(StringIO(csv.stdout))
-    assert {"dataset", "backend", "inertia", "ari"} <= set(table.columns)
-    assert len(table) == 4
+    assert {"dataset", "backend", "status", "inertia_mean", "inertia_std", "inertia_count", "ari_mean"} <= set(table.columns)
+    assert len(table) == 4 and (table["inertia_count"] == 2).all()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Reports: comparison tables, figures, an HTML page and a pytest-benchmark export of runs."""
