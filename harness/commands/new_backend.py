@@ -33,8 +33,8 @@ class Framework(str, enum.Enum):
 #: Per framework: what the package depends on besides diffclust, and the method it starts as.
 _FRAMEWORKS = {
     Framework.numpy: ((), "Lloyd's algorithm (hard EM)"),
-    Framework.torch: (("torch>=2.1",), "straight-through k-means (STE) with Adam"),
-    Framework.jax: (("jax>=0.4.20", "optax>=0.1.7"), "straight-through k-means (STE) with optax's Adam"),
+    Framework.torch: (("torch>=2.1",), "straight-through k-means (STE) with Adam and a Lloyd polish"),
+    Framework.jax: (("jax>=0.4.20", "optax>=0.1.7"), "straight-through k-means (STE) with optax's Adam and a Lloyd polish"),
 }
 
 
