@@ -42,6 +42,10 @@ class Backend:
     version : str
         Bump it when the method changes: it is part of a cell's key, so ``--resume``
         reruns cells of a changed backend.
+
+    Differentiable backends also implement :meth:`surrogate_gradient`, the gradient their
+    estimator gives with respect to the assignment logits; the conformance suite
+    (:mod:`diffclust.testing`) checks it against the exact gradient of the expected loss.
     """
 
     name: ClassVar[str] = ""
@@ -85,6 +89,52 @@ class Backend:
             This backend's ``params`` with the run's overrides applied.
         """
         raise NotImplementedError(f"backend {self.name!r} does not implement fit()")
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        """Check parameter values before a suite starts (types are already checked against
+        the defaults); raise :class:`diffclust.errors.SuiteError` naming the bad one."""
+
+    # -- gradients (differentiable backends) -------------------------------------------
+
+    def surrogate_gradient(
+        self,
+        problem: Problem,
+        centroids: np.ndarray,
+        logits: np.ndarray,
+        *,
+        device: str,
+        seed: int | None = None,
+        **params: Any,
+    ) -> np.ndarray:
+        """The gradient this backend's estimator computes for the assignment logits.
+
+        With the centroids ``M`` frozen, the backend relaxes ``U`` from ``logits``
+        (``theta``, ``n x k``) at temperature 1 the way it does in training (for a
+        straight-through estimator ``U = one_hot(argmax theta) + P - stop_gradient(P)``,
+        ``P = softmax(theta)``) and returns ``dL/dtheta`` (``n x k`` numpy array) of its loss
+        ``L(U, M)`` summed over the points (not averaged).
+
+        Parameters
+        ----------
+        problem : Problem
+            The data ``X``.
+        centroids : numpy.ndarray
+            ``k x d`` centroids, held fixed.
+        logits : numpy.ndarray
+            ``n x k`` logits.
+        device : str
+            One of :meth:`devices`.
+        seed : int or None
+            Seeds the estimator's noise (Gumbel); None asks for the noise-free estimator.
+        **params
+            Overrides of this backend's ``params`` (the loss form, say).
+
+        Raises
+        ------
+        NotImplementedError
+            The default: the backend is not differentiable.
+        """
+        raise NotImplementedError(f"backend {self.name!r} is not differentiable (it has no surrogate_gradient)")
 
     # -- timing support (override for accelerators) -------------------------------------
 

@@ -311,6 +311,7 @@ def expand(suite: Suite, registry) -> list[Cell]:
     for spec in suite.backends:
         backend = registry.backend(spec.name)
         params = coerce_params(spec.params, backend.params, f"backend {spec.name!r}")
+        backend.check_params(params)
         backends.append((backend, params))
     threads = suite.threads or (os.cpu_count() or 1)
     cells = []

@@ -1,0 +1,187 @@
+"""Framework-free maths shared by the relaxed (straight-through and Gumbel) backends.
+
+The torch and JAX backends implement the same method; everything that is not an array
+operation on the device lives here as small pure functions, so both read one definition:
+parameter checks, temperature schedules, scale-free step sizes, chunk sizes and the
+mini-batch order.
+
+The method, in one place
+------------------------
+
+Squared distances ``D = ||x||^2 - 2 X M^T + ||m||^2`` (clamped at 0). Logits are
+``theta = -D / tau`` (centroid mode) or free per-point logits ``Theta / tau`` (logit
+mode), plus Gumbel noise ``g`` for the Gumbel backends (``g = 0`` for straight-through).
+``U_hard = one_hot(argmax(theta + g))``, ``P = softmax(theta + g)`` and
+``U = U_hard + P - stop_gradient(P)``.
+
+The loss is ``L(U, M) = sum_ij U_ij D_ij`` (``loss = "linear"``, the default). On every
+one-hot ``U`` it equals the factorization loss ``||X - U M||_F^2``, so its value is the
+k-means objective; it is the linear extension of that loss off the one-hot matrices, and
+for a loss linear in ``U`` the straight-through gradient with respect to the logits is
+exactly the gradient of ``E_{U ~ softmax(theta)}[L]`` (the conformance suite checks it).
+``loss = "quadratic"`` differentiates ``||X - U M||_F^2`` itself, whose gradient in ``U``
+at a one-hot row is ``2 (m_a - x_i) . m_j`` rather than ``D_ij``: the literal autograd of
+the seed's formula, kept for comparison.
+
+With ``G_U = dL/dU`` (``D``, or ``2 ((M M^T)[a] - X M^T)``), the backward pass is
+``dL/dtheta = P * (G_U - rowsum(P * G_U))`` (the softmax VJP) and, in centroid mode,
+``dL/dD = one_hot(a) - dL/dtheta / tau`` and
+``dL/dM = 2 (colsum(dL/dD) * M - (dL/dD)^T X)``. Per chunk of rows that is two GEMMs
+(``X M^T`` and ``(dL/dD)^T X``) and a few ``chunk x k`` temporaries: no ``n x k`` matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from diffclust.errors import SuiteError
+
+MODES = ("centroids", "logits")
+LOSSES = ("linear", "quadratic")
+TAU_SCHEDULES = ("constant", "exponential")
+
+#: ``chunk_rows = 0`` picks this many ``chunk x k`` elements per chunk: about 1 MiB of
+#: float32 per temporary on a CPU (stays in cache), 64 MiB on an accelerator.
+CHUNK_ELEMENTS = {"cpu": 2**18, "accelerator": 2**24}
+
+#: Default parameters of the straight-through backends (torch-ste, jax-ste).
+STE_PARAMS: dict[str, Any] = {
+    "tau": 0.1,
+    "tau_schedule": "constant",
+    "tau_min": 0.01,
+    "lr": 0.05,
+    "steps": 300,
+    "batch_size": 0,
+    "mode": "centroids",
+    "loss": "linear",
+    "polish": True,
+    "max_polish_iter": 300,
+    "chunk_rows": 0,
+}
+
+#: Default parameters of the Gumbel-softmax backends (torch-gumbel, jax-gumbel).
+GUMBEL_PARAMS: dict[str, Any] = {
+    "tau0": 1.0,
+    "tau_min": 0.1,
+    "lr": 0.05,
+    "steps": 300,
+    "batch_size": 0,
+    "mode": "centroids",
+    "loss": "linear",
+    "polish": True,
+    "max_polish_iter": 300,
+    "chunk_rows": 0,
+}
+
+#: Trace points per fit, about (the harness keeps at most 200).
+TRACE_POINTS = 60
+
+
+def check_relaxed_params(name: str, params: dict[str, Any]) -> None:
+    """Raise SuiteError naming the parameter when a relaxed backend's value is unusable."""
+    where = f"backend {name!r}"
+    if params.get("mode", "centroids") not in MODES:
+        raise SuiteError(f"{where}: mode must be one of {', '.join(MODES)}, got {params['mode']!r}.")
+    if params.get("loss", "linear") not in LOSSES:
+        raise SuiteError(f"{where}: loss must be one of {', '.join(LOSSES)}, got {params['loss']!r}.")
+    if params.get("tau_schedule", "constant") not in TAU_SCHEDULES:
+        raise SuiteError(
+            f"{where}: tau_schedule must be one of {', '.join(TAU_SCHEDULES)}, got {params['tau_schedule']!r}."
+        )
+    for key in ("tau", "tau0", "tau_min", "lr"):
+        if key in params and not float(params[key]) > 0:
+            raise SuiteError(f"{where}: {key} must be > 0 (it is relative to the data scale), got {params[key]!r}.")
+    for key in ("steps", "batch_size", "chunk_rows", "max_polish_iter"):
+        if key in params and int(params[key]) < 0:
+            raise SuiteError(f"{where}: {key} must be >= 0, got {params[key]!r}.")
+
+
+#: Floor of a relative temperature: below it ``1 / (tau D-bar)`` could overflow float32 on
+#: raw data, and the soft assignment is one-hot long before that anyway.
+MIN_RELATIVE_TAU = 1e-12
+
+
+def temperatures(steps: int, start: float, end: float, schedule: str) -> np.ndarray:
+    """Relative temperature of each step: constant ``start``, or an exponential decay from
+    ``start`` at the first step to ``end`` at the last; floored at MIN_RELATIVE_TAU."""
+    if schedule == "constant" or steps <= 1:
+        taus = np.full(steps, start, dtype=np.float64)
+    else:
+        taus = start * (end / start) ** (np.arange(steps) / (steps - 1))
+    return np.maximum(taus, MIN_RELATIVE_TAU)
+
+
+def inverse_temperatures(taus: np.ndarray, mean_sq_distance: float) -> np.ndarray:
+    """``1 / (tau D-bar)`` per step: what multiplies ``D`` in the logits."""
+    return 1.0 / (np.asarray(taus, dtype=np.float64) * mean_sq_distance)
+
+
+def feature_scale(mean_sq_distance: float, d: int) -> float:
+    """The RMS standard deviation of a feature, ``sqrt(D-bar / (2 d))``: the unit of a
+    centroid step, so that ``lr`` means the same on standardized and raw data."""
+    return math.sqrt(mean_sq_distance / (2.0 * max(d, 1)))
+
+
+def chunk_rows_for(n: int, k: int, chunk_rows: int, accelerator: bool) -> int:
+    """Rows per chunk: ``chunk_rows`` when given, else enough to fill CHUNK_ELEMENTS."""
+    if chunk_rows > 0:
+        return max(1, min(chunk_rows, n))
+    budget = CHUNK_ELEMENTS["accelerator" if accelerator else "cpu"]
+    return max(1, min(n, max(256, budget // max(k, 1))))
+
+
+def trace_interval(steps: int) -> int:
+    """Record the centroids every this many steps (about TRACE_POINTS points per fit)."""
+    return max(1, steps // TRACE_POINTS)
+
+
+def batch_indices(n: int, batch_size: int, steps: int, seed: int) -> Iterator[np.ndarray | None]:
+    """The rows of each step: ``None`` (all of them) for full batch, else mini-batches of
+    ``batch_size`` rows from a seeded permutation per epoch (the last one of an epoch is
+    filled from the next permutation, so every batch has the same size).
+
+    Shared by the torch and JAX backends, so both see the same batches for one seed.
+    """
+    if batch_size <= 0 or batch_size >= n:
+        for _ in range(steps):
+            yield None
+        return
+    rng = np.random.default_rng([seed, 0x5EED])
+    pool = np.empty(0, dtype=np.int64)
+    for _ in range(steps):
+        while pool.size < batch_size:
+            pool = np.concatenate([pool, rng.permutation(n)])
+        yield np.sort(pool[:batch_size])
+        pool = pool[batch_size:]
+
+
+def initial_logits_scale(mean_sq_distance: float) -> float:
+    """Free logits start at ``-D(X, M0) / D-bar``: this factor, ``1 / D-bar``."""
+    return 1.0 / mean_sq_distance
+
+
+class RelaxedParams:
+    """Mixin of the relaxed backends (torch and JAX): parameter checks and temperatures.
+
+    ``stochastic`` backends (Gumbel) anneal from ``tau0`` to ``tau_min``; the others use
+    ``tau`` with ``tau_schedule``.
+    """
+
+    name: str
+    stochastic: bool = False
+
+    def check_params(self, params: dict[str, Any]) -> None:
+        check_relaxed_params(self.name, params)
+
+    def temperature_range(self, params: dict[str, Any]) -> tuple[float, float, str]:
+        """``(start, end, schedule)`` of the relative temperature."""
+        if self.stochastic:
+            return float(params["tau0"]), float(params["tau_min"]), "exponential"
+        return float(params["tau"]), float(params["tau_min"]), str(params["tau_schedule"])
+
+    def estimator_name(self) -> str:
+        return "straight-through Gumbel-softmax" if self.stochastic else "straight-through"
