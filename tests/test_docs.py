@@ -4,7 +4,7 @@ The page's conventions, which these tests enforce:
 
 - Every ```python block runs, in page order: the test of a block first runs the blocks
   before it in the same namespace and folder, so a block may use what an earlier one
-  defined. Blocks that use ``diffclust.testing`` are skipped while it is not installed.
+  defined.
 - A block whose first line is ``# file: NAME.py`` is also written to ``NAME.py``. When it
   has a ``@diffclust.hookimpl`` it is a plugin file, and must load through
   ``--plugins-dir`` without any problem and register something; when its name starts
@@ -18,7 +18,6 @@ The page's conventions, which these tests enforce:
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 import subprocess
@@ -36,7 +35,6 @@ from diffclust.registry import build_registry
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "plugins.md"
 TESTS = ROOT / "tests"
-HAS_TESTING = importlib.util.find_spec("diffclust.testing") is not None
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)\s*$")
 FILE_LINE = re.compile(r"^# file: (?P<name>[\w.]+\.py)\s*$")
 
@@ -54,10 +52,6 @@ class Block:
     def filename(self) -> str | None:
         match = FILE_LINE.match(self.code.splitlines()[0]) if self.code else None
         return match["name"] if match else None
-
-    @property
-    def needs_testing(self) -> bool:
-        return "diffclust.testing" in self.code
 
 
 def parse_blocks(text: str) -> list[Block]:
@@ -109,12 +103,9 @@ def doc_folder(tmp_path, monkeypatch):
 @pytest.mark.parametrize("index", range(len(PYTHON)), ids=[f"line{b.line}" for b in PYTHON])
 def test_docs_python_block_runs(index, doc_folder):
     block = PYTHON[index]
-    if block.needs_testing and not HAS_TESTING:
-        pytest.skip("uses diffclust.testing (the conformance suite), which is not in this tree yet")
     namespace: dict = {"__name__": "docs_plugins_md"}
     for earlier in PYTHON[:index]:
-        if not (earlier.needs_testing and not HAS_TESTING):
-            run_block(earlier, namespace, doc_folder)
+        run_block(earlier, namespace, doc_folder)
     run_block(block, namespace, doc_folder)
 
     if block.filename and "@diffclust.hookimpl" in block.code:
@@ -211,3 +202,16 @@ def test_hook_coverage_catches_an_undocumented_or_untested_hook():
     tests = {"test_hook_register_backends_x", "test_hook_register_backends_extra_y"}
     assert hooks_without_tests(["register_backends", "register_backends_extra", "register_datasets"], tests) == ["register_datasets"]
     assert hooks_without_tests(["register_backends", "register_backends_extra"], {"test_hook_register_backends_extra_y"}) == ["register_backends"]
+
+
+def test_every_conformance_check_is_described():
+    import diffclust
+    from diffclust.testing import all_checks
+
+    class Differentiable(diffclust.Backend):
+        name = "any"
+        differentiable = True
+
+    text = PAGE.read_text()
+    names = [check.__name__ for check in all_checks(Differentiable())]
+    assert [name for name in names if f"| `{name}` |" not in text] == []

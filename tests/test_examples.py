@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -46,10 +45,6 @@ def test_minibatch_runs_in_a_suite_next_to_em(examples_env, cli, tmp_path):
     assert (trace["backend"] == "minibatch-kmeans").any()
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("diffclust.testing") is None,
-    reason="diffclust.testing (the conformance suite) is not in this tree yet; the example's tests use it",
-)
 def test_minibatch_passes_its_own_tests(examples_env):
     env = {**os.environ, "PYTHONPATH": str(examples_env)}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],

@@ -11,7 +11,6 @@ leaks back: the generated packages are only visible inside it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import site
 import subprocess
@@ -22,15 +21,6 @@ import pandas as pd
 import pytest
 
 FRAMEWORKS = ("numpy", "torch", "jax")
-
-#: The conformance suite (``diffclust.testing``, ``diffclust check``) comes from its own
-#: line of work; the generated packages' tests are written against its API and these
-#: tests run them as soon as it is installed.
-needs_conformance_suite = pytest.mark.skipif(
-    importlib.util.find_spec("diffclust.testing") is None,
-    reason="diffclust.testing (the conformance suite) is not in this tree yet; the generated tests use it",
-)
-
 
 def fresh_venv(path: Path) -> Path:
     """A new virtualenv that sees the running environment's site-packages; returns its python."""
@@ -129,7 +119,6 @@ def test_generated_backends_run_in_a_suite_and_match_em_on_blobs(scaffolded, tmp
     assert (ari[[numpy_name, torch_name, jax_name]] == 1.0).all().all()
 
 
-@needs_conformance_suite
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_generated_backend_passes_diffclust_check(scaffolded, framework):
     python, packages = scaffolded
@@ -138,7 +127,6 @@ def test_generated_backend_passes_diffclust_check(scaffolded, framework):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_conformance_suite
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_generated_package_passes_its_own_tests(scaffolded, framework):
     python, packages = scaffolded

@@ -21,6 +21,7 @@ LOOSE_PLUGIN = textwrap.dedent(
 
         def fit(self, problem, *, device, seed, trace, **params):
             labels, _ = assign(problem.X, problem.init)
+            trace(0, problem.init)
             return diffclust.Fit(labels=labels, centroids=problem.init, n_iter=0, converged=True)
 
 
@@ -117,3 +118,12 @@ def test_plugins_dir_that_does_not_exist_is_a_usage_error(tmp_path, cli):
     assert result.returncode == 2
     assert "--plugins-dir" in result.stderr and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_plugins_dir_on_check_and_its_exit_status(loose_dir, cli):
+    # loose-from-init never moves a centroid: it fails k = 1 (the centroid must be the mean).
+    result = cli("check", "loose-from-init", "--plugins-dir", str(loose_dir))
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    assert [line.split()[1] for line in failed] == ["check_k_equals_one"]
+    assert "passed" in result.stdout
