@@ -37,13 +37,9 @@ def fresh_venv(path: Path) -> Path:
 
 
 def venv_env() -> dict[str, str]:
-    """The environment for commands in the fresh virtualenv: no test plugins, no plugin variables.
-
-    One OpenMP thread: the conformance checks call ``fit`` directly, without the thread
-    pinning of a suite, and on a busy machine torch's spinning threads make them ~5x slower.
-    """
+    """The environment for commands in the fresh virtualenv: no test plugins, no plugin variables."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DIFFCLUST_PLUGINS", "DIFFCLUST_LOAD_PLUGINS")}
-    return {**env, "COLUMNS": "250", "NO_COLOR": "1", "OMP_NUM_THREADS": "1"}
+    return {**env, "COLUMNS": "250", "NO_COLOR": "1"}
 
 
 @pytest.fixture(scope="module")
