@@ -60,8 +60,8 @@ def _unknown(kind: str, name: str, known: dict[str, Entry], plugins: PluginSet |
     return message
 
 
-#: What a registered object must have, per kind: its base class, and members with the
-#: type each must be (None: anything; "callable": a method).
+#: What a registered object must have, per kind: its base class, and its members with the
+#: type each must have ("callable": a method).
 _REQUIRED: dict[str, tuple[type, dict[str, Any]]] = {
     "backend": (Backend, {"name": str, "fit": "callable", "params": dict, "devices": "callable", "framework": str, "differentiable": bool}),
     "dataset": (Dataset, {"name": str, "load": "callable", "params": dict}),
