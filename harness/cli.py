@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from diffclust.errors import DiffclustError
@@ -22,16 +23,23 @@ app = typer.Typer(
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
-PluginsDir = Annotated[Optional[list[Path]], typer.Option("--plugins-dir", help="Load loose plugin files (*.py) from this folder.")]
+PluginsDir = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--plugins-dir", exists=True, file_okay=False, dir_okay=True,
+        help="Also load every plugin file (*.py, not _*.py) in this folder; repeat for several.",
+    ),
+]
 
 
 def _dirs(plugins_dir: list[Path] | None) -> tuple[str, ...]:
-    return tuple(str(p) for p in plugins_dir or [])
+    """Plugin folders as absolute paths, so worker processes in another folder find them too."""
+    return tuple(str(p.resolve()) for p in plugins_dir or [])
 
 
 def _report_plugin_problems(registry) -> None:
     for problem in registry.problems:
-        err.print(f"[yellow]warning:[/] {problem}", markup=True, highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(problem)}", markup=True, highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -46,8 +54,12 @@ def list_(plugins_dir: PluginsDir = None) -> None:
         table.add_column(column)
     for name, entry in sorted(registry.backends.items()):
         backend = entry.obj
-        reason = backend.unavailable_reason()
-        devices = f"[red]unavailable: {reason}[/]" if reason else ", ".join(backend.devices())
+        try:
+            reason = backend.unavailable_reason()
+            devices = f"[red]unavailable: {escape(reason)}[/]" if reason else escape(", ".join(backend.devices()))
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the listing
+            devices = f"[red]broken: devices() raised {escape(f'{type(exc).__name__}: {exc}')}[/]"
+            registry.problems.append(f"backend {name!r} of {entry.plugin.label}: devices() raised {type(exc).__name__}: {exc}")
         table.add_row(name, backend.framework, "yes" if backend.differentiable else "no", devices, entry.plugin.name)
     out.print(table)
     table = Table(title="Datasets", title_justify="left")
@@ -122,7 +134,7 @@ def plugins(plugins_dir: PluginsDir = None) -> None:
     for column in ("plugin", "source", "distribution", "version", "hooks", "status"):
         table.add_column(column)
     for record in registry.plugins.records.values():
-        status = f"[red]{record.error}[/]" if record.error else "ok"
+        status = f"[red]{escape(record.error)}[/]" if record.error else ("[yellow]warning[/]" if record.warnings else "ok")
         table.add_row(record.name, record.source, record.distribution or "", record.version or "",
                       ", ".join(record.hooks), status)
     out.print(table)
@@ -145,14 +157,19 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted: finished rows are saved; rerun with --resume --out DIR to complete.")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # click's usage errors (typer >= 0.20 has its own copy of click)
+        if _is_usage_error(exc):
             exc.show()
             sys.exit(exc.exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    import click
+
+    kinds = tuple(k for k in (click.ClickException, getattr(typer, "TyperException", None)) if k is not None)
+    return isinstance(exc, kinds) and callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code")
 
 
 if __name__ == "__main__":

@@ -135,7 +135,8 @@ def run_cell(cell: Cell, plugins_dirs: tuple[str, ...] = ()) -> CellResult:
     try:
         return _fit_and_score(cell, backend, problem, row)
     except InvalidFitError as exc:
-        row.update(status="invalid", error=str(exc))
+        plugin = registry.backends[cell.backend].plugin.label
+        row.update(status="invalid", error=f"backend {cell.backend!r} of {plugin} returned a malformed Fit: {exc}")
         return CellResult(row, log=traceback.format_exc())
     except Exception as exc:  # noqa: BLE001 - a backend's fault becomes a row
         row.update(status="error", error=f"{type(exc).__name__}: {exc}")

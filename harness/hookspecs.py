@@ -32,9 +32,11 @@ def register_backends(register: Callable[[Backend], None]) -> None:
 
     Call ``register(backend)`` once per backend instance. The return value is ignored.
 
-    :param register: Takes a :class:`diffclust.Backend` instance. Raises
-        :class:`diffclust.errors.PluginError` when the name is taken or a required member
-        is missing.
+    :param register: Takes a :class:`diffclust.Backend` instance. An object that breaks
+        the contract (a class instead of an instance, a missing member, a name that is not
+        kebab-case or is already taken) is not registered; the problem, naming this
+        plugin and its distribution, is shown by ``diffclust list`` and ``diffclust
+        plugins``, and the plugin's other objects still register.
 
     Example::
 
@@ -50,7 +52,9 @@ def register_datasets(register: Callable[[Dataset], None]) -> None:
 
     Call ``register(dataset)`` once per dataset instance. The return value is ignored.
 
-    :param register: Takes a :class:`diffclust.Dataset` instance. Raises
-        :class:`diffclust.errors.PluginError` when the name is taken or a required member
-        is missing.
+    :param register: Takes a :class:`diffclust.Dataset` instance. An object that breaks
+        the contract (a class instead of an instance, a missing member, a name that is not
+        kebab-case or is already taken) is not registered; the problem, naming this
+        plugin and its distribution, is shown by ``diffclust list`` and ``diffclust
+        plugins``, and the plugin's other objects still register.
     """

@@ -186,4 +186,13 @@ def validate_fit(fit: Any, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(centroids).all():
         rows = np.unique(np.argwhere(~np.isfinite(centroids))[:, 0])
         raise InvalidFitError(f"Fit.centroids hold NaN or inf (centroid rows {rows[:10].tolist()})")
+    n_iter = np.asarray(to_numpy(fit.n_iter)) if fit.n_iter is not None else None
+    if n_iter is None or n_iter.shape != () or n_iter.dtype.kind not in "iu" or int(n_iter) < 0:
+        raise InvalidFitError(f"Fit.n_iter must be a non-negative integer, got {fit.n_iter!r}")
+    if fit.converged is not None:
+        converged = np.asarray(to_numpy(fit.converged))
+        if converged.shape != () or converged.dtype.kind != "b":
+            raise InvalidFitError(f"Fit.converged must be True, False or None, got {fit.converged!r}")
+    if fit.info is not None and not isinstance(fit.info, dict):
+        raise InvalidFitError(f"Fit.info must be a dict, got {type(fit.info).__name__}")
     return labels, centroids

@@ -39,78 +39,140 @@ class Registry:
 
     def backend(self, name: str) -> Backend:
         if name not in self.backends:
-            raise UnknownNameError(_unknown("backend", name, self.backends))
+            raise UnknownNameError(_unknown("backend", name, self.backends, self.plugins))
         return self.backends[name].obj
 
     def dataset(self, name: str) -> Dataset:
         if name not in self.datasets:
-            raise UnknownNameError(_unknown("dataset", name, self.datasets))
+            raise UnknownNameError(_unknown("dataset", name, self.datasets, self.plugins))
         return self.datasets[name].obj
 
 
-def _unknown(kind: str, name: str, known: dict[str, Entry]) -> str:
+def _unknown(kind: str, name: str, known: dict[str, Entry], plugins: PluginSet | None = None) -> str:
     import difflib
 
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(known))}. `diffclust list` shows them all."
+    message = f"unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(known))}. `diffclust list` shows them all."
+    failed = [f"{record.label}: {record.error}" for record in plugins.failed] if plugins is not None else []
+    if failed:
+        message += f" These plugins failed to load and may provide it: {'; '.join(failed)}."
+    return message
 
 
-_REQUIRED = {
-    "backend": (Backend, ("name", "fit", "params", "devices")),
-    "dataset": (Dataset, ("name", "load", "params")),
+#: What a registered object must have, per kind: its base class, and its members with the
+#: type each must have ("callable": a method).
+_REQUIRED: dict[str, tuple[type, dict[str, Any]]] = {
+    "backend": (Backend, {"name": str, "fit": "callable", "params": dict, "devices": "callable", "framework": str, "differentiable": bool}),
+    "dataset": (Dataset, {"name": str, "load": "callable", "params": dict}),
 }
+#: The method a subclass must override, per kind.
+_WORK_METHOD = {"backend": "fit", "dataset": "load"}
 
 
-def _check_member(kind: str, obj: Any, plugin: PluginRecord) -> str:
+def _describe(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_registered(kind: str, obj: Any, plugin: PluginRecord) -> str:
+    """Check what a plugin registered; return its name.
+
+    Raises
+    ------
+    PluginError
+        Naming the plugin and its distribution, what was expected and what came.
+    """
     base, members = _REQUIRED[kind]
+    hook = f"register_{kind}s"
+    where = f"{plugin.label}, in {hook}"
+    expected = f"expected an instance of a subclass of diffclust.{base.__name__}"
+    if isinstance(obj, type):
+        fix = f"register({obj.__name__}())" if issubclass(obj, base) else f"make {obj.__name__} subclass diffclust.{base.__name__}"
+        raise PluginError(f"{where}: registered the class {obj.__name__} itself; {expected}: {fix}.")
     missing = [m for m in members if not hasattr(obj, m)]
     if missing:
         raise PluginError(
-            f"{plugin.label} registered a {kind} {obj!r} that lacks {', '.join(missing)}; "
-            f"expected a subclass of diffclust.{base.__name__}."
+            f"{where}: registered {_describe(obj)} (a {type(obj).__name__}), which lacks "
+            f"{', '.join(missing)}; {expected}."
         )
-    name = getattr(obj, "name", "")
-    if not isinstance(name, str) or not KEBAB_CASE.match(name):
+    wrong = []
+    for member, kind_of in members.items():
+        value = getattr(obj, member)
+        if kind_of == "callable" and not callable(value):
+            wrong.append(f"{member} is {type(value).__name__}, expected a method")
+        elif isinstance(kind_of, type) and not isinstance(value, kind_of):
+            wrong.append(f"{member} is {value!r} ({type(value).__name__}), expected a {kind_of.__name__}")
+    if wrong:
+        raise PluginError(f"{where}: {kind} {type(obj).__name__}: {'; '.join(wrong)}.")
+    name = obj.name
+    if not name:
         raise PluginError(
-            f"{plugin.label} registered a {kind} named {name!r}; names are kebab-case "
-            "(lower-case letters, digits and single dashes, like 'torch-ste')."
+            f"{where}: {kind} class {type(obj).__name__} has no name; set the class attribute "
+            f"name = \"my-{kind}\" (kebab-case, unique)."
         )
-    if not isinstance(obj.params, dict):
-        raise PluginError(f"{plugin.label}: {kind} {name!r} has params of type {type(obj.params).__name__}, expected a dict.")
+    if not KEBAB_CASE.match(name):
+        suggestion = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        raise PluginError(
+            f"{where}: {kind} {type(obj).__name__} is named {name!r}; names are kebab-case (lower-case "
+            f"letters, digits and single dashes, like 'torch-ste'): try {suggestion!r}."
+        )
+    method = _WORK_METHOD[kind]
+    if isinstance(obj, base) and getattr(type(obj), method) is getattr(base, method):
+        raise PluginError(
+            f"{where}: {kind} {name!r} ({type(obj).__name__}) does not implement {method}(); "
+            f"define {method}() in the class (see diffclust.{base.__name__}.{method})."
+        )
     return name
 
 
 def build_registry(plugins_dirs: list[Path] | None = None) -> Registry:
-    """Load the plugins and collect what they register. Never raises for a bad plugin."""
+    """Load the plugins and collect what they register. Never raises for a bad plugin.
+
+    Each problem is a line in :attr:`Registry.problems`, naming the plugin (and its
+    distribution), what was expected and what came. A malformed object or a name already
+    taken is skipped; the plugin's other objects, and every other plugin, still register.
+    """
     plugin_set = PluginSet(plugins_dirs)
     registry = Registry(plugins=plugin_set)
     for record in plugin_set.failed:
-        registry.problems.append(f"{record.label} failed to load: {record.error}")
+        registry.problems.append(record.load_problem())
+    for record in plugin_set.records.values():
+        registry.problems.extend(record.warnings)
+    if plugin_set.unknown_allowed:
+        installed = sorted(r.name for r in plugin_set.records.values() if r.source == "entry point")
+        registry.problems.append(
+            f"{ENV_LOAD_PLUGINS} names {', '.join(map(repr, plugin_set.unknown_allowed))}, which no installed "
+            f"plugin provides (loaded: {', '.join(installed) or 'none'}; `diffclust plugins` lists entry-point names)."
+        )
     for kind, hook_name, table in (
         ("backend", "register_backends", registry.backends),
         ("dataset", "register_datasets", registry.datasets),
     ):
         caller = getattr(plugin_set.manager.hook, hook_name)
         # Call each implementation on its own, so that a duplicate or an exception is
-        # pinned on the plugin that caused it and the other plugins still register.
-        for impl in reversed(caller.get_hookimpls()):
+        # pinned on the plugin that caused it and the other plugins still register. In
+        # loading order (built-ins, entry points, loose files): the first name wins, so an
+        # installed plugin can never take a built-in's name over.
+        for impl in caller.get_hookimpls():
             record = plugin_set.record_of(impl.plugin)
 
             def register(obj: Any, _kind=kind, _table=table, _record=record) -> None:
-                name = _check_member(_kind, obj, _record)
-                if name in _table:
-                    first = _table[name].plugin
-                    raise PluginError(
-                        f"{_kind} name {name!r} is registered twice: by {first.label} and by "
-                        f"{_record.label}. Rename one, or uninstall one of them."
-                    )
+                try:
+                    name = check_registered(_kind, obj, _record)
+                    if name in _table:
+                        first = _table[name].plugin
+                        raise PluginError(
+                            f"{_kind} name {name!r} is registered twice: first by {first.label}, then by "
+                            f"{_record.label}, whose {_kind} was skipped. Rename one, or uninstall one of them."
+                        )
+                except PluginError as exc:
+                    registry.problems.append(str(exc))
+                    return
                 _table[name] = Entry(obj, _record)
 
             try:
                 impl.function(**{arg: register for arg in impl.argnames if arg == "register"})
-            except PluginError as exc:
-                registry.problems.append(str(exc))
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the others
                 registry.problems.append(
                     f"{record.label} raised in {hook_name}: {type(exc).__name__}: {exc}"

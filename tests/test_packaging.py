@@ -50,3 +50,10 @@ def test_installed_package_has_no_top_level_layout_names(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[True, True, True]"
+
+
+def test_wheel_carries_the_new_backend_templates(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    for template in ("pyproject.toml", "README.md", "__init__.py", "test_backend.py",
+                     "backend_numpy.py", "backend_torch.py", "backend_jax.py"):
+        assert f"diffclust/templates/backend/{template}.tmpl" in names

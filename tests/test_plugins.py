@@ -44,9 +44,14 @@ def write_plugin(path, body):
     return path
 
 
+# A backend must implement fit() to be registered; these tests only need one that does.
+FIT = "    def fit(self, problem, **kwargs):\n        return diffclust.Fit(labels=[0] * problem.n, centroids=problem.init)\n"
+
+
 def test_loose_plugin_via_environment_variable(tmp_path, monkeypatch):
     plugin = write_plugin(tmp_path / "loose.py", (
         "class B(diffclust.Backend):\n    name = 'loose-one'\n"
+        + FIT +
         "@diffclust.hookimpl\ndef register_backends(register):\n    register(B())\n"
     ))
     monkeypatch.setenv("DIFFCLUST_PLUGINS", str(plugin))
@@ -59,6 +64,7 @@ def test_broken_plugin_is_named_and_the_others_still_load(tmp_path, monkeypatch)
     broken = write_plugin(tmp_path / "broken.py", "raise RuntimeError('missing licence key')\n")
     good = write_plugin(tmp_path / "good.py", (
         "class B(diffclust.Backend):\n    name = 'still-here'\n"
+        + FIT +
         "@diffclust.hookimpl\ndef register_backends(register):\n    register(B())\n"
     ))
     monkeypatch.setenv("DIFFCLUST_PLUGINS", f"{broken},{good}")
@@ -71,6 +77,7 @@ def test_broken_plugin_is_named_and_the_others_still_load(tmp_path, monkeypatch)
 def test_two_plugins_registering_one_name_are_both_named(tmp_path, monkeypatch):
     dup = write_plugin(tmp_path / "dup.py", (
         "class B(diffclust.Backend):\n    name = 'em'\n"
+        + FIT +
         "@diffclust.hookimpl\ndef register_backends(register):\n    register(B())\n"
     ))
     monkeypatch.setenv("DIFFCLUST_PLUGINS", str(dup))

@@ -27,7 +27,8 @@ def check(
     target = registry.backend(backend)  # unknown: UnknownNameError, exit status 2
     reason = target.unavailable_reason()
     if reason:
-        out.print(f"{backend} cannot run here: {reason}; its checks are skipped.", highlight=False)
+        # markup=False: a reason such as "pip install 'diffclust[torch]'" is not rich markup.
+        out.print(f"{backend} cannot run here: {reason}; its checks are skipped.", highlight=False, markup=False)
     results = []
     for result in run_checks(target):
         results.append(result)

@@ -1,0 +1,5 @@
+"""Mini-batch k-means for diffclust."""
+
+from diffclust_minibatch.backend import MiniBatchKMeans
+
+__all__ = ["MiniBatchKMeans"]
