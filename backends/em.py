@@ -15,11 +15,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import scipy.sparse
 from threadpoolctl import threadpool_limits
 
 import diffclust
-from diffclust.kmeans_math import row_chunks
+from diffclust.kmeans_math import assign_blocks, row_chunks
 
 
 def tolerance(X: np.ndarray, tol: float) -> float:
@@ -27,65 +26,6 @@ def tolerance(X: np.ndarray, tol: float) -> float:
     if tol == 0:
         return 0.0
     return float(np.mean(np.var(X, axis=0, dtype=np.float64)) * tol)
-
-
-def _block_step(
-    X: np.ndarray, block: slice, centers_t: np.ndarray, half_sq_norms: np.ndarray, labels: np.ndarray,
-    chunk_rows: int, accumulate: bool,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """E-step (and, when ``accumulate``, the M-step sums) for one contiguous block of rows.
-
-    Per chunk: one GEMM for the cross term and an argmax of ``x.c - ||c||^2/2`` (the same
-    point as the argmin of the squared distance, ``||x||^2`` not changing it; ties to the
-    lowest index). The block's sums are then one sparse ``U^T X`` product: no ``n x k``
-    matrix, and no per-column ``bincount``.
-    """
-    for start in range(block.start, block.stop, chunk_rows):
-        rows = slice(start, min(start + chunk_rows, block.stop))
-        scores = X[rows] @ centers_t
-        scores -= half_sq_norms
-        labels[rows] = np.argmax(scores, axis=1)
-    if not accumulate:
-        return None
-    k = centers_t.shape[1]
-    block_labels = labels[block]
-    size = block_labels.shape[0]
-    one_hot_t = scipy.sparse.csr_matrix(
-        (np.ones(size, dtype=X.dtype), (block_labels, np.arange(size))), shape=(k, size)
-    )
-    sums = np.asarray(one_hot_t @ X[block], dtype=np.float64)
-    return sums, np.bincount(block_labels, minlength=k)
-
-
-def assign_and_accumulate(
-    X: np.ndarray, centers: np.ndarray, labels: np.ndarray, chunk_rows: int, accumulate: bool = True,
-    pool: ThreadPoolExecutor | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """E-step into ``labels`` and, when ``accumulate``, per-cluster sums (float64) and counts.
-
-    With a thread pool the rows are split into one contiguous block per thread; numpy's
-    GEMM, argmax and scipy's sparse product release the GIL, so the blocks run in parallel
-    (BLAS is held at one thread meanwhile, as scikit-learn does).
-    """
-    k, d = centers.shape
-    centers_t = np.ascontiguousarray(centers.T)
-    half_sq_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
-    n = X.shape[0]
-    workers = pool._max_workers if pool is not None else 1
-    bounds = np.linspace(0, n, workers + 1).astype(int)
-    blocks = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    args = (centers_t, half_sq_norms, labels, chunk_rows, accumulate)
-    if pool is None or len(blocks) == 1:
-        parts = [_block_step(X, block, *args) for block in blocks]
-    else:
-        parts = list(pool.map(lambda block: _block_step(X, block, *args), blocks))
-    sums = np.zeros((k, d), dtype=np.float64)
-    counts = np.zeros(k, dtype=np.int64)
-    if accumulate:
-        for part_sums, part_counts in parts:
-            sums += part_sums
-            counts += part_counts
-    return sums, counts
 
 
 def relocate_empty_clusters(
@@ -130,10 +70,11 @@ def lloyd(
     Returns labels, centroids (X's dtype), iterations, whether it converged, and how many
     empty-cluster relocations happened.
     """
-    if threads > 1 and X.shape[0] >= 2 * chunk_rows:
-        with ThreadPoolExecutor(threads, thread_name_prefix="diffclust-em") as pool, threadpool_limits(1, user_api="blas"):
-            return _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool)
-    return _lloyd(X, init, max_iter, tol, chunk_rows, trace, None)
+    with threadpool_limits(1, user_api="blas"):
+        if threads > 1 and X.shape[0] >= 2 * chunk_rows:
+            with ThreadPoolExecutor(threads, thread_name_prefix="diffclust-em") as pool:
+                return _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool)
+        return _lloyd(X, init, max_iter, tol, chunk_rows, trace, None)
 
 
 def _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool):
@@ -145,7 +86,7 @@ def _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool):
     strict = converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        sums, counts = assign_and_accumulate(X, centers, labels, chunk_rows, pool=pool)
+        sums, counts = assign_blocks(X, centers, labels, chunk_rows=chunk_rows, accumulate=True, pool=pool)
         relocations += relocate_empty_clusters(X, centers, sums, counts, labels)
         new_centers = centers.copy()
         filled = counts > 0
@@ -163,7 +104,7 @@ def _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool):
         labels_old[:] = labels
     if not strict:
         # Labels were computed from the previous centers; make them match the returned ones.
-        assign_and_accumulate(X, centers, labels, chunk_rows, accumulate=False, pool=pool)
+        assign_blocks(X, centers, labels, chunk_rows=chunk_rows, pool=pool)
     return labels, centers, n_iter, converged, relocations
 
 

@@ -198,10 +198,10 @@ def _fit_and_score(cell: Cell, backend, problem: Problem, row: dict[str, Any]) -
         peak_device_mb=max(device_peaks) if device_peaks else math.nan,
         info=json.dumps(fit.info or {}, default=str, sort_keys=True),
     )
-    return CellResult(row, trace=score_trace(problem, recorder, row))
+    return CellResult(row, trace=score_trace(problem, recorder, row, threads=cell.threads))
 
 
-def score_trace(problem: Problem, recorder: TraceRecorder, row: dict[str, Any]) -> list[dict[str, Any]]:
+def score_trace(problem: Problem, recorder: TraceRecorder, row: dict[str, Any], threads: int = 1) -> list[dict[str, Any]]:
     """Score the recorded centroids (after the timed region): objective at each point."""
     points = []
     pass_flops = 2.0 * problem.n * problem.d * problem.k
@@ -209,7 +209,7 @@ def score_trace(problem: Problem, recorder: TraceRecorder, row: dict[str, Any]) 
     for point in thin(recorder.points, most):
         if point.centroids.shape != (problem.k, problem.d) or not np.isfinite(point.centroids).all():
             continue
-        labels, _ = assign(problem.X, point.centroids.astype(problem.X.dtype))
+        labels, _ = assign(problem.X, point.centroids.astype(problem.X.dtype), threads=threads)
         points.append(
             {
                 "cell_key": row["cell_key"],

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from diffclust.backends.em import assign_and_accumulate
+from diffclust.kmeans_math import assign_blocks
 from diffclust.datasets.blobs import Blobs
 from diffclust.floor import blocked_gemm_pass
 from diffclust.init import initial_centroids
@@ -42,7 +42,7 @@ def test_em_step(benchmark, data):
     benchmark.group = f"step {X.shape[0]}x{X.shape[1]} k={init.shape[0]}"
     labels = np.empty(X.shape[0], dtype=np.int64)
     with ThreadPoolExecutor(THREADS) as pool, threadpool_limits(1, user_api="blas"):
-        sums, counts = benchmark(assign_and_accumulate, X, init, labels, 1024, True, pool)
+        sums, counts = benchmark(assign_blocks, X, init, labels, chunk_rows=1024, accumulate=True, pool=pool)
     assert counts.sum() == X.shape[0]
 
 
