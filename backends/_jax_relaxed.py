@@ -22,12 +22,12 @@ from diffclust.backends._jax_base import JaxBackend, compute_dtype, import_jax, 
 from diffclust.backends.em import tolerance
 
 
-def adam(lr: float) -> Any:
-    """optax's Adam with the step size in its state (not baked into the compiled code, so
-    data of another scale reuses it), and torch's defaults (``b1=0.9, b2=0.999, eps=1e-8``)."""
+def adam(lr: float, eps: float = 1e-8) -> Any:
+    """optax's Adam with the step size and epsilon in its state (not baked into the
+    compiled code, so data of another scale reuses it), ``b1=0.9, b2=0.999`` as torch."""
     import optax
 
-    return optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+    return optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=eps)
 
 
 @lru_cache(maxsize=32)
@@ -139,7 +139,7 @@ class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
             lr = float(params["lr"]) * rm.feature_scale(dbar, d)
             run_block = centroid_runner(chunk, loss_kind, self.stochastic)
             inv_taus = rm.inverse_temperatures(taus, dbar)
-            state = jax.device_put(adam(lr).init(M), jdev)
+            state = jax.device_put(adam(lr, rm.adam_eps(dbar, d)).init(M), jdev)
         last = float("nan")
         for start_step in range(0, steps, every):
             stop = min(start_step + every, steps)

@@ -34,10 +34,11 @@ def gumbel_noise(key: jax.Array, shape: tuple[int, int], dtype: jnp.dtype) -> ja
 
 
 def assignment_cotangent(D: jax.Array, C: jax.Array, MMt: jax.Array | None, labels: jax.Array, loss: str) -> jax.Array:
-    """``dL/dU`` at the hard assignment: ``D`` (linear loss) or ``2 ((M M^T)[a] - X M^T)``."""
-    if loss == "linear":
-        return D
-    return 2.0 * (MMt[labels] - C)
+    """``dL/dU`` at the hard assignment (``D``, or ``2 ((M M^T)[a] - X M^T)``) minus its
+    entry at the assigned cluster: a row constant the softmax's VJP ignores, which spares
+    that VJP a cancellation (see the torch twin)."""
+    G = D if loss == "linear" else 2.0 * (MMt[labels] - C)
+    return G - jnp.take_along_axis(G, labels[:, None], axis=1)
 
 
 def softmax_vjp(P: jax.Array, G: jax.Array) -> jax.Array:

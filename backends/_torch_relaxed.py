@@ -87,7 +87,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
 
         M = M0.requires_grad_(True)
         lr = float(params["lr"]) * rm.feature_scale(dbar, X.shape[1])
-        optimizer = torch.optim.Adam([M], lr=lr)
+        optimizer = torch.optim.Adam([M], lr=lr, eps=rm.adam_eps(dbar, X.shape[1]))
         inv_taus = rm.inverse_temperatures(taus, dbar)
         noise_fn = None
         if generator is not None:
@@ -166,4 +166,4 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             labels = z.argmax(dim=1)
             D, cross = ops.cross_and_distances(X, M, torch.einsum("ij,ij->i", M, M), keep_cross=True)
             G = ops.assignment_cotangent(D, cross, M @ M.T, labels, str(params["loss"]))
-            return ops.softmax_vjp_(ops.softmax_(z), G.clone()).cpu().numpy()
+            return ops.softmax_vjp_(ops.softmax_(z), G).cpu().numpy()

@@ -41,11 +41,17 @@ def gumbel_noise(rows: int, k: int, generator: torch.Generator, like: torch.Tens
 
 
 def assignment_cotangent(D: torch.Tensor, cross: torch.Tensor | None, MMt: torch.Tensor | None, labels: torch.Tensor, loss: str) -> torch.Tensor:
-    """``dL/dU`` at the hard assignment: ``D`` for the linear loss,
-    ``2 ((M M^T)[a] - X M^T)`` for the quadratic one."""
-    if loss == "linear":
-        return D
-    return (MMt[labels] - cross).mul_(2.0)
+    """``dL/dU`` at the hard assignment, ``D`` for the linear loss or
+    ``2 ((M M^T)[a] - X M^T)`` for the quadratic one, minus its entry at the assigned
+    cluster (in place for the linear loss: ``D`` is consumed).
+
+    The softmax's VJP is blind to a constant per row; this one makes the assigned entry
+    exactly 0, so that ``G - rowsum(P * G)`` has no cancellation there (computed from the
+    raw ``G`` it loses every digit of the soft part's small terms, which Adam would then
+    amplify).
+    """
+    G = D if loss == "linear" else (MMt[labels] - cross).mul_(2.0)
+    return G.sub_(G.gather(1, labels[:, None]))
 
 
 def softmax_(logits: torch.Tensor) -> torch.Tensor:

@@ -152,7 +152,11 @@ import diffclust.commands  # noqa: E402, F401
 def main() -> None:
     """Entry point of the ``diffclust`` script: user errors are one line, not a traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (rather than raises) a command's
+        # typer.Exit code; pass it on as the process's exit status.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except DiffclustError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)
