@@ -107,7 +107,7 @@ class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
         import jax.numpy as jnp
 
         from diffclust.backends._jax_lloyd import lloyd, nearest_jit
-        from diffclust.backends._jax_relaxed_ops import cross_and_distances
+        from diffclust.backends._jax_relaxed_ops import squared_distances
 
         self.check_params(params)
         trace = trace or (lambda step, centroids: None)
@@ -133,7 +133,7 @@ class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
             run_block = logit_runner(loss_kind, self.stochastic)
             inv_taus = 1.0 / taus
             m_sq = jnp.einsum("ij,ij->i", M, M)
-            Theta = -cross_and_distances(X, M, m_sq)[0] * rm.initial_logits_scale(dbar)
+            Theta = -squared_distances(X, M, m_sq) * rm.initial_logits_scale(dbar)
             state = jax.device_put(adam(float(params["lr"])).init(Theta), jdev)
         else:
             lr = float(params["lr"]) * rm.feature_scale(dbar, d)
@@ -194,8 +194,9 @@ class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
         if self.stochastic and seed is not None:
             z = z + ops.gumbel_noise(jax.random.PRNGKey(int(seed) & 0xFFFF_FFFF), z.shape, z.dtype)
         labels = jnp.argmax(z, axis=1)
-        D, C = ops.cross_and_distances(X, M, jnp.einsum("ij,ij->i", M, M))
-        G = ops.assignment_cotangent(D, C, M @ M.T, labels, str(params["loss"]))
+        S = ops.cross_and_distances(X, M, jnp.einsum("ij,ij->i", M, M))
+        E = S - jnp.take_along_axis(S, labels[:, None], axis=1)
+        G = ops.assignment_cotangent(E, ops.centroid_distances(M), labels, str(params["loss"]))
         return np.asarray(ops.softmax_vjp(jax.nn.softmax(z, axis=1), G))
 
 

@@ -114,7 +114,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             Theta = torch.empty((n, k), dtype=X.dtype, device=X.device)
             m_sq = torch.einsum("ij,ij->i", M0, M0)
             for rows in ops.row_slices(n, chunk):
-                Theta[rows] = ops.cross_and_distances(X[rows], M0, m_sq)[0].mul_(-rm.initial_logits_scale(dbar))
+                Theta[rows] = ops.squared_distances(X[rows], M0, m_sq).mul_(-rm.initial_logits_scale(dbar))
         Theta.requires_grad_(True)
         optimizer = torch.optim.Adam([Theta], lr=float(params["lr"]))
         M = M0
@@ -124,9 +124,9 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             with torch.no_grad():
                 noise = ops.gumbel_noise(n, k, generator, X) if generator is not None else None
                 if noise is None:
-                    labels = Theta.argmax(dim=1)
+                    labels = ops.row_argmax(Theta.detach())
                 else:
-                    labels = (Theta * inv_tau + noise).argmax(dim=1)
+                    labels = ops.row_argmax(Theta.detach() * inv_tau + noise)
                 M = ops.cluster_means(X, labels, k, M, chunk)
                 if batch is None:
                     total, grad = ops.logits_value_and_grad(X, Theta, M, inv_tau, noise, labels, loss_kind, chunk)
@@ -144,7 +144,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
                 last = float(total) / (n if batch is None else len(batch))
                 trace(step + 1, M)
         with torch.no_grad():
-            labels = Theta.argmax(dim=1)
+            labels = ops.row_argmax(Theta.detach())
             M = ops.cluster_means(X, labels, k, M, chunk)
         return M, labels, last
 
@@ -163,7 +163,8 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             z = to_tensor(np.asarray(logits, dtype=problem.X.dtype), device).clone()
             if self.stochastic and seed is not None:
                 z += ops.gumbel_noise(z.shape[0], z.shape[1], seeded_generator(seed, device), X)
-            labels = z.argmax(dim=1)
-            D, cross = ops.cross_and_distances(X, M, torch.einsum("ij,ij->i", M, M), keep_cross=True)
-            G = ops.assignment_cotangent(D, cross, M @ M.T, labels, str(params["loss"]))
+            labels = ops.row_argmax(z)
+            S = ops.cross_and_distances(X, M, torch.einsum("ij,ij->i", M, M))
+            E = S.sub_(S.gather(1, labels[:, None]))
+            G = ops.assignment_cotangent(E, ops.centroid_distances(M), labels, str(params["loss"]))
             return ops.softmax_vjp_(ops.softmax_(z), G).cpu().numpy()

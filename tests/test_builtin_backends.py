@@ -116,6 +116,6 @@ def test_relaxed_backends_in_a_run_trace_polish_and_time_compilation_apart(tmp_p
         info = json.loads(row["info"])
         assert info["objective_before_polish"] >= row["objective"] * (1 - 1e-6)
         assert row["n_iter"] == 30 + info["polish_iter"]
-    jax_rows = rows[rows["backend"] == "jax-ste"]
-    # The first call compiles; the steady-state calls reuse the compiled steps.
-    assert (jax_rows["first_s"] > jax_rows["wall_s"]).all()
+    first_jax = rows[rows["backend"] == "jax-ste"].sort_values("seed").iloc[0]
+    # The first call compiles; the steady-state calls (and later cells) reuse the compiled steps.
+    assert first_jax["first_s"] > first_jax["wall_s"]
