@@ -119,3 +119,13 @@ def test_relaxed_backends_in_a_run_trace_polish_and_time_compilation_apart(tmp_p
     first_jax = rows[rows["backend"] == "jax-ste"].sort_values("seed").iloc[0]
     # The first call compiles; the steady-state calls (and later cells) reuse the compiled steps.
     assert first_jax["first_s"] > first_jax["wall_s"]
+
+
+def test_a_device_the_backend_lacks_is_an_unavailable_row(tmp_path):
+    out = tmp_path / "run"
+    done = run_cli("run", "-b", "torch-em", "-b", "jax-ste", "-d", "iris", "--device", "cuda:7", "--seeds", "1",
+                   "--repeats", "0", "--out", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_parquet(out / "results.parquet")
+    assert (rows["status"] == "unavailable").all()
+    assert rows["error"].str.contains("device cuda:7 is not available").all()
