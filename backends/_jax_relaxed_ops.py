@@ -63,7 +63,8 @@ def softmax_vjp(P: jax.Array, G: jax.Array) -> jax.Array:
 
 
 def relaxed_chunk(X, M, m_sq, delta, inv_tau, noise, loss: str):  # noqa: ANN001, ANN201
-    """Centroid mode on a chunk of rows: loss sum, ``dL/dM`` and hard labels; the same
+    """Centroid mode on a chunk of rows: loss sum less ``sum ||x||^2``, ``dL/dM`` and hard
+    labels; the same
     steps as the torch twin (soft part ``w_i Q_ij``, the row weight moved onto ``X``; the
     hard part a scatter of the rows of ``X``)."""
     k = M.shape[0]
@@ -74,8 +75,7 @@ def relaxed_chunk(X, M, m_sq, delta, inv_tau, noise, loss: str):  # noqa: ANN001
         z = noise - inv_tau * S
         labels = jnp.argmax(z, axis=1)
     s_a = jnp.take_along_axis(S, labels[:, None], axis=1)
-    x_sq = jnp.einsum("ij,ij->i", X, X, precision=HIGHEST)
-    value = jnp.sum(jnp.maximum(x_sq + s_a[:, 0], 0.0))
+    value = jnp.sum(s_a)  # the loss less sum ||x||^2, added once per pass
     E = S - s_a
     logits = -inv_tau * E if noise is None else z - jnp.take_along_axis(z, labels[:, None], axis=1)
     P = jnp.exp(jnp.maximum(logits, log_tiny(X.dtype)))
@@ -114,7 +114,7 @@ def relaxed_value_and_grad(X, M, inv_tau, key, *, chunk_rows: int, loss: str, st
         value, grad = chunk(i, lax.dynamic_slice_in_dim(X, i * chunk_rows, chunk_rows))
         return carry[0] + value, carry[1] + grad
 
-    total = (jnp.zeros((), X.dtype), jnp.zeros_like(M))
+    total = (jnp.einsum("ij,ij->", X, X, precision=HIGHEST), jnp.zeros_like(M))
     if full:
         total = lax.fori_loop(0, full, body, total)
     if rest:

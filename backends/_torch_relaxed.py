@@ -18,7 +18,7 @@ import numpy as np
 
 import diffclust
 from diffclust.backends import _relaxed_math as rm
-from diffclust.backends._torch_base import TorchBackend, seeded_generator, to_tensor
+from diffclust.backends._torch_base import TorchBackend, to_tensor
 from diffclust.backends.em import tolerance
 
 
@@ -46,7 +46,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
         start, end, schedule = self.temperature_range(params)
         taus = rm.temperatures(steps, start, end, schedule)
         X = to_tensor(problem.X, device)
-        generator = seeded_generator(seed, device) if self.stochastic else None
+        generator = ops.noise_generator(seed, device) if self.stochastic else None
         every = rm.trace_interval(steps)
         batches = rm.batch_indices(n, int(params["batch_size"]), steps, seed)
         loss_kind = str(params["loss"])
@@ -93,10 +93,17 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
         if generator is not None:
             noise_fn = lambda rows: ops.gumbel_noise(rows, M.shape[0], generator, X)  # noqa: E731
         last = float("nan")
+        x_sq = torch.einsum("ij,ij->i", X, X).double()
+        x_sq_sum = x_sq.sum()
         for step, batch in enumerate(batches):
-            Xb = X if batch is None else X[torch.from_numpy(batch).to(X.device)]
+            if batch is None:
+                Xb, Xb_sq_sum = X, x_sq_sum
+            else:
+                rows = torch.from_numpy(batch).to(X.device)
+                Xb, Xb_sq_sum = X[rows], x_sq[rows].sum()
             optimizer.zero_grad(set_to_none=True)
-            loss = ops.relaxed_kmeans_loss(Xb, M, inv_taus[step], loss=loss_kind, chunk_rows=chunk, noise_fn=noise_fn)
+            loss = ops.relaxed_kmeans_loss(Xb, M, inv_taus[step], loss=loss_kind, chunk_rows=chunk,
+                                           noise_fn=noise_fn, x_sq_sum=Xb_sq_sum)
             loss.backward()
             optimizer.step()
             if (step + 1) % every == 0 or step + 1 == len(taus):
@@ -162,7 +169,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             M = to_tensor(np.asarray(centroids, dtype=problem.X.dtype), device)
             z = to_tensor(np.asarray(logits, dtype=problem.X.dtype), device).clone()
             if self.stochastic and seed is not None:
-                z += ops.gumbel_noise(z.shape[0], z.shape[1], seeded_generator(seed, device), X)
+                z += ops.gumbel_noise(z.shape[0], z.shape[1], ops.noise_generator(seed, device), X)
             labels = ops.row_argmax(z)
             S = ops.cross_and_distances(X, M, torch.einsum("ij,ij->i", M, M))
             E = S.sub_(S.gather(1, labels[:, None]))
