@@ -22,12 +22,12 @@ from diffclust.backends._jax_base import JaxBackend, compute_dtype, import_jax, 
 from diffclust.backends.em import tolerance
 
 
-def adam(lr: float) -> Any:
-    """optax's Adam with the step size in its state (not baked into the compiled code, so
-    data of another scale reuses it), and torch's defaults (``b1=0.9, b2=0.999, eps=1e-8``)."""
+def adam(lr: float, eps: float = 1e-8) -> Any:
+    """optax's Adam with the step size and epsilon in its state (not baked into the
+    compiled code, so data of another scale reuses it), ``b1=0.9, b2=0.999`` as torch."""
     import optax
 
-    return optax.inject_hyperparams(optax.adam)(learning_rate=lr)
+    return optax.inject_hyperparams(optax.adam)(learning_rate=lr, eps=eps)
 
 
 @lru_cache(maxsize=32)
@@ -107,7 +107,7 @@ class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
         import jax.numpy as jnp
 
         from diffclust.backends._jax_lloyd import lloyd, nearest_jit
-        from diffclust.backends._jax_relaxed_ops import cross_and_distances
+        from diffclust.backends._jax_relaxed_ops import squared_distances
 
         self.check_params(params)
         trace = trace or (lambda step, centroids: None)
@@ -133,13 +133,13 @@ class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
             run_block = logit_runner(loss_kind, self.stochastic)
             inv_taus = 1.0 / taus
             m_sq = jnp.einsum("ij,ij->i", M, M)
-            Theta = -cross_and_distances(X, M, m_sq)[0] * rm.initial_logits_scale(dbar)
+            Theta = -squared_distances(X, M, m_sq) * rm.initial_logits_scale(dbar)
             state = jax.device_put(adam(float(params["lr"])).init(Theta), jdev)
         else:
             lr = float(params["lr"]) * rm.feature_scale(dbar, d)
             run_block = centroid_runner(chunk, loss_kind, self.stochastic)
             inv_taus = rm.inverse_temperatures(taus, dbar)
-            state = jax.device_put(adam(lr).init(M), jdev)
+            state = jax.device_put(adam(lr, rm.adam_eps(dbar, d)).init(M), jdev)
         last = float("nan")
         for start_step in range(0, steps, every):
             stop = min(start_step + every, steps)
@@ -194,8 +194,9 @@ class JaxRelaxedBackend(rm.RelaxedParams, JaxBackend):
         if self.stochastic and seed is not None:
             z = z + ops.gumbel_noise(jax.random.PRNGKey(int(seed) & 0xFFFF_FFFF), z.shape, z.dtype)
         labels = jnp.argmax(z, axis=1)
-        D, C = ops.cross_and_distances(X, M, jnp.einsum("ij,ij->i", M, M))
-        G = ops.assignment_cotangent(D, C, M @ M.T, labels, str(params["loss"]))
+        S = ops.cross_and_distances(X, M, jnp.einsum("ij,ij->i", M, M))
+        E = S - jnp.take_along_axis(S, labels[:, None], axis=1)
+        G = ops.assignment_cotangent(E, ops.centroid_distances(M), labels, str(params["loss"]))
         return np.asarray(ops.softmax_vjp(jax.nn.softmax(z, axis=1), G))
 
 

@@ -18,11 +18,22 @@ from jax import lax
 HIGHEST = lax.Precision.HIGHEST
 
 
-def cross_and_distances(X: jax.Array, M: jax.Array, m_sq: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Squared distances ``||x||^2 - 2 x.m + ||m||^2`` (clamped at 0) and the cross term."""
-    C = jnp.matmul(X, M.T, precision=HIGHEST)
+def cross_and_distances(X: jax.Array, M: jax.Array, m_sq: jax.Array) -> jax.Array:
+    """``D - ||x||^2 = ||m||^2 - 2 x.m`` by one GEMM (the row constant ``||x||^2`` is added
+    only where a distance itself is needed; see the torch twin)."""
+    return m_sq[None, :] - 2.0 * jnp.matmul(X, M.T, precision=HIGHEST)
+
+
+def squared_distances(X: jax.Array, M: jax.Array, m_sq: jax.Array) -> jax.Array:
+    """``||x - m||^2`` of every row and centroid, clamped at 0."""
     x_sq = jnp.einsum("ij,ij->i", X, X, precision=HIGHEST)
-    return jnp.maximum(x_sq[:, None] - 2.0 * C + m_sq[None, :], 0.0), C
+    return jnp.maximum(cross_and_distances(X, M, m_sq) + x_sq[:, None], 0.0)
+
+
+def centroid_distances(M: jax.Array) -> jax.Array:
+    """``||m_a - m_j||^2`` for every pair of centroids (``k x k``)."""
+    m_sq = jnp.einsum("ij,ij->i", M, M, precision=HIGHEST)
+    return jnp.maximum(m_sq[:, None] + m_sq[None, :] - 2.0 * jnp.matmul(M, M.T, precision=HIGHEST), 0.0)
 
 
 def gumbel_noise(key: jax.Array, shape: tuple[int, int], dtype: jnp.dtype) -> jax.Array:
@@ -33,11 +44,17 @@ def gumbel_noise(key: jax.Array, shape: tuple[int, int], dtype: jnp.dtype) -> ja
     return (-jnp.log(-jnp.log(u))).astype(dtype)
 
 
-def assignment_cotangent(D: jax.Array, C: jax.Array, MMt: jax.Array | None, labels: jax.Array, loss: str) -> jax.Array:
-    """``dL/dU`` at the hard assignment: ``D`` (linear loss) or ``2 ((M M^T)[a] - X M^T)``."""
-    if loss == "linear":
-        return D
-    return 2.0 * (MMt[labels] - C)
+def assignment_cotangent(E: jax.Array, delta: jax.Array | None, labels: jax.Array, loss: str) -> jax.Array:
+    """``dL/dU`` at the hard assignment less its assigned entry, from ``E = D - D[a]``:
+    ``E`` (linear loss) or ``E - ||m_a - m_j||^2`` (quadratic); see the torch twin."""
+    return E if loss == "linear" else E - delta[labels]
+
+
+def log_tiny(dtype: jnp.dtype) -> float:
+    """The most negative exponent whose ``exp`` is still a normal number."""
+    import math
+
+    return math.log(float(jnp.finfo(dtype).tiny)) + 1.0
 
 
 def softmax_vjp(P: jax.Array, G: jax.Array) -> jax.Array:
@@ -45,20 +62,33 @@ def softmax_vjp(P: jax.Array, G: jax.Array) -> jax.Array:
     return P * (G - jnp.sum(P * G, axis=1, keepdims=True))
 
 
-def relaxed_chunk(X, M, m_sq, MMt, inv_tau, noise, loss: str):  # noqa: ANN001, ANN201
-    """Centroid mode on a chunk of rows: loss sum, ``dL/dM`` and hard labels."""
-    D, C = cross_and_distances(X, M, m_sq)
-    logits = -(D - jnp.min(D, axis=1, keepdims=True)) * inv_tau
+def relaxed_chunk(X, M, m_sq, delta, inv_tau, noise, loss: str):  # noqa: ANN001, ANN201
+    """Centroid mode on a chunk of rows: loss sum less ``sum ||x||^2``, ``dL/dM`` and hard
+    labels; the same
+    steps as the torch twin (soft part ``w_i Q_ij``, the row weight moved onto ``X``; the
+    hard part a scatter of the rows of ``X``)."""
+    k = M.shape[0]
+    S = cross_and_distances(X, M, m_sq)
     if noise is None:
-        labels = jnp.argmin(D, axis=1)
+        labels = jnp.argmin(S, axis=1)
     else:
-        logits = logits + noise
-        labels = jnp.argmax(logits, axis=1)
-    value = jnp.sum(jnp.take_along_axis(D, labels[:, None], axis=1))
-    P = jax.nn.softmax(logits, axis=1)
-    dD = -inv_tau * softmax_vjp(P, assignment_cotangent(D, C, MMt, labels, loss))
-    dD = dD.at[jnp.arange(X.shape[0]), labels].add(1.0)  # the hard part: one_hot(a)
-    grad = 2.0 * (jnp.sum(dD, axis=0)[:, None] * M - jnp.matmul(dD.T, X, precision=HIGHEST))
+        z = noise - inv_tau * S
+        labels = jnp.argmax(z, axis=1)
+    s_a = jnp.take_along_axis(S, labels[:, None], axis=1)
+    value = jnp.sum(s_a)  # the loss less sum ||x||^2, added once per pass
+    E = S - s_a
+    logits = -inv_tau * E if noise is None else z - jnp.take_along_axis(z, labels[:, None], axis=1)
+    P = jnp.exp(jnp.maximum(logits, log_tiny(X.dtype)))
+    Z = jnp.sum(P, axis=1)
+    G = assignment_cotangent(E, delta, labels, loss)
+    inner = jnp.sum(P * G, axis=1) / Z
+    Q = P * (G - inner[:, None])
+    w = -inv_tau / Z
+    soft_counts = jnp.matmul(Q.T, w, precision=HIGHEST)
+    soft_sums = jnp.matmul(Q.T, X * w[:, None], precision=HIGHEST)
+    counts = jnp.bincount(labels, length=k).astype(X.dtype)
+    sums = jax.ops.segment_sum(X, labels, num_segments=k)
+    grad = 2.0 * ((soft_counts + counts)[:, None] * M - soft_sums - sums)
     return value, grad, labels
 
 
@@ -71,11 +101,11 @@ def relaxed_value_and_grad(X, M, inv_tau, key, *, chunk_rows: int, loss: str, st
     """
     n, k = X.shape[0], M.shape[0]
     m_sq = jnp.einsum("ij,ij->i", M, M, precision=HIGHEST)
-    MMt = jnp.matmul(M, M.T, precision=HIGHEST) if loss == "quadratic" else None
+    delta = centroid_distances(M) if loss == "quadratic" else None
 
     def chunk(i, rows_X):  # noqa: ANN001, ANN202
         noise = gumbel_noise(jax.random.fold_in(key, i), (rows_X.shape[0], k), X.dtype) if stochastic else None
-        value, grad, _ = relaxed_chunk(rows_X, M, m_sq, MMt, inv_tau, noise, loss)
+        value, grad, _ = relaxed_chunk(rows_X, M, m_sq, delta, inv_tau, noise, loss)
         return value, grad
 
     full, rest = divmod(n, chunk_rows)
@@ -84,7 +114,7 @@ def relaxed_value_and_grad(X, M, inv_tau, key, *, chunk_rows: int, loss: str, st
         value, grad = chunk(i, lax.dynamic_slice_in_dim(X, i * chunk_rows, chunk_rows))
         return carry[0] + value, carry[1] + grad
 
-    total = (jnp.zeros((), X.dtype), jnp.zeros_like(M))
+    total = (jnp.einsum("ij,ij->", X, X, precision=HIGHEST), jnp.zeros_like(M))
     if full:
         total = lax.fori_loop(0, full, body, total)
     if rest:
@@ -147,12 +177,14 @@ def cluster_means(X, labels, k: int, fallback):  # noqa: ANN001, ANN201
 def logits_value_and_grad(X, Theta, M, inv_tau, noise, labels, loss: str):  # noqa: ANN001, ANN201
     """Logit mode: loss sum and ``dL/dTheta`` with ``U_soft = softmax(Theta / tau + g)``."""
     m_sq = jnp.einsum("ij,ij->i", M, M, precision=HIGHEST)
-    MMt = jnp.matmul(M, M.T, precision=HIGHEST) if loss == "quadratic" else None
-    D, C = cross_and_distances(X, M, m_sq)
-    value = jnp.sum(jnp.take_along_axis(D, labels[:, None], axis=1))
+    delta = centroid_distances(M) if loss == "quadratic" else None
+    S = cross_and_distances(X, M, m_sq)
+    s_a = jnp.take_along_axis(S, labels[:, None], axis=1)
+    x_sq = jnp.einsum("ij,ij->i", X, X, precision=HIGHEST)
+    value = jnp.sum(jnp.maximum(x_sq + s_a[:, 0], 0.0))
     logits = Theta * inv_tau + (0.0 if noise is None else noise)
     P = jax.nn.softmax(logits, axis=1)
-    return value, inv_tau * softmax_vjp(P, assignment_cotangent(D, C, MMt, labels, loss))
+    return value, inv_tau * softmax_vjp(P, assignment_cotangent(S - s_a, delta, labels, loss))
 
 
 def nearest(X, M, chunk_rows: int):  # noqa: ANN001, ANN201

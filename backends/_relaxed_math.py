@@ -126,6 +126,20 @@ def feature_scale(mean_sq_distance: float, d: int) -> float:
     return math.sqrt(mean_sq_distance / (2.0 * max(d, 1)))
 
 
+#: Adam's epsilon in centroid mode, relative to the feature scale. torch's and optax's
+#: default, 1e-8 absolute, lets Adam turn gradients that are zero but for float32 rounding
+#: (a pixel that is constant within a cluster, as in digits) into steps of a sizeable
+#: fraction of ``lr``, so that two correct implementations drift apart by ``lr`` in such
+#: coordinates. Real gradients are ``2 (n_j / n) |m_j - mean_j|``, far above 1e-4 of the
+#: feature scale until a centroid has converged.
+ADAM_EPS_RELATIVE = 1e-4
+
+
+def adam_eps(mean_sq_distance: float, d: int) -> float:
+    """Adam's epsilon for centroid steps on data of this scale."""
+    return ADAM_EPS_RELATIVE * feature_scale(mean_sq_distance, d)
+
+
 def chunk_rows_for(n: int, k: int, chunk_rows: int, accelerator: bool) -> int:
     """Rows per chunk: ``chunk_rows`` when given, else enough to fill CHUNK_ELEMENTS."""
     if chunk_rows > 0:

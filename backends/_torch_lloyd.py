@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from diffclust.backends._torch_relaxed_ops import nearest, row_slices
+from diffclust.backends._torch_relaxed_ops import nearest, row_argmin, row_slices
 
 
 def assign_and_sum(X: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor, chunk_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,7 +27,7 @@ def assign_and_sum(X: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor,
     chunk_sums = torch.empty((k, d), dtype=X.dtype, device=X.device)
     for rows in row_slices(X.shape[0], chunk_rows):
         Xc = X[rows]
-        chunk_labels = (half_m_sq[None, :] - Xc @ centers.T).argmin(dim=1)
+        chunk_labels = row_argmin(torch.addmm(half_m_sq[None, :], Xc, centers.T, alpha=-1.0))
         labels[rows] = chunk_labels
         counts += torch.bincount(chunk_labels, minlength=k)
         chunk_sums.zero_().index_add_(0, chunk_labels, Xc)

@@ -18,7 +18,7 @@ import numpy as np
 
 import diffclust
 from diffclust.backends import _relaxed_math as rm
-from diffclust.backends._torch_base import TorchBackend, seeded_generator, to_tensor
+from diffclust.backends._torch_base import TorchBackend, to_tensor
 from diffclust.backends.em import tolerance
 
 
@@ -46,7 +46,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
         start, end, schedule = self.temperature_range(params)
         taus = rm.temperatures(steps, start, end, schedule)
         X = to_tensor(problem.X, device)
-        generator = seeded_generator(seed, device) if self.stochastic else None
+        generator = ops.noise_generator(seed, device) if self.stochastic else None
         every = rm.trace_interval(steps)
         batches = rm.batch_indices(n, int(params["batch_size"]), steps, seed)
         loss_kind = str(params["loss"])
@@ -87,16 +87,23 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
 
         M = M0.requires_grad_(True)
         lr = float(params["lr"]) * rm.feature_scale(dbar, X.shape[1])
-        optimizer = torch.optim.Adam([M], lr=lr)
+        optimizer = torch.optim.Adam([M], lr=lr, eps=rm.adam_eps(dbar, X.shape[1]))
         inv_taus = rm.inverse_temperatures(taus, dbar)
         noise_fn = None
         if generator is not None:
             noise_fn = lambda rows: ops.gumbel_noise(rows, M.shape[0], generator, X)  # noqa: E731
         last = float("nan")
+        x_sq = torch.einsum("ij,ij->i", X, X).double()
+        x_sq_sum = x_sq.sum()
         for step, batch in enumerate(batches):
-            Xb = X if batch is None else X[torch.from_numpy(batch).to(X.device)]
+            if batch is None:
+                Xb, Xb_sq_sum = X, x_sq_sum
+            else:
+                rows = torch.from_numpy(batch).to(X.device)
+                Xb, Xb_sq_sum = X[rows], x_sq[rows].sum()
             optimizer.zero_grad(set_to_none=True)
-            loss = ops.relaxed_kmeans_loss(Xb, M, inv_taus[step], loss=loss_kind, chunk_rows=chunk, noise_fn=noise_fn)
+            loss = ops.relaxed_kmeans_loss(Xb, M, inv_taus[step], loss=loss_kind, chunk_rows=chunk,
+                                           noise_fn=noise_fn, x_sq_sum=Xb_sq_sum)
             loss.backward()
             optimizer.step()
             if (step + 1) % every == 0 or step + 1 == len(taus):
@@ -114,7 +121,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             Theta = torch.empty((n, k), dtype=X.dtype, device=X.device)
             m_sq = torch.einsum("ij,ij->i", M0, M0)
             for rows in ops.row_slices(n, chunk):
-                Theta[rows] = ops.cross_and_distances(X[rows], M0, m_sq)[0].mul_(-rm.initial_logits_scale(dbar))
+                Theta[rows] = ops.squared_distances(X[rows], M0, m_sq).mul_(-rm.initial_logits_scale(dbar))
         Theta.requires_grad_(True)
         optimizer = torch.optim.Adam([Theta], lr=float(params["lr"]))
         M = M0
@@ -124,9 +131,9 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             with torch.no_grad():
                 noise = ops.gumbel_noise(n, k, generator, X) if generator is not None else None
                 if noise is None:
-                    labels = Theta.argmax(dim=1)
+                    labels = ops.row_argmax(Theta.detach())
                 else:
-                    labels = (Theta * inv_tau + noise).argmax(dim=1)
+                    labels = ops.row_argmax(Theta.detach() * inv_tau + noise)
                 M = ops.cluster_means(X, labels, k, M, chunk)
                 if batch is None:
                     total, grad = ops.logits_value_and_grad(X, Theta, M, inv_tau, noise, labels, loss_kind, chunk)
@@ -144,7 +151,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
                 last = float(total) / (n if batch is None else len(batch))
                 trace(step + 1, M)
         with torch.no_grad():
-            labels = Theta.argmax(dim=1)
+            labels = ops.row_argmax(Theta.detach())
             M = ops.cluster_means(X, labels, k, M, chunk)
         return M, labels, last
 
@@ -162,8 +169,9 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             M = to_tensor(np.asarray(centroids, dtype=problem.X.dtype), device)
             z = to_tensor(np.asarray(logits, dtype=problem.X.dtype), device).clone()
             if self.stochastic and seed is not None:
-                z += ops.gumbel_noise(z.shape[0], z.shape[1], seeded_generator(seed, device), X)
-            labels = z.argmax(dim=1)
-            D, cross = ops.cross_and_distances(X, M, torch.einsum("ij,ij->i", M, M), keep_cross=True)
-            G = ops.assignment_cotangent(D, cross, M @ M.T, labels, str(params["loss"]))
-            return ops.softmax_vjp_(ops.softmax_(z), G.clone()).cpu().numpy()
+                z += ops.gumbel_noise(z.shape[0], z.shape[1], ops.noise_generator(seed, device), X)
+            labels = ops.row_argmax(z)
+            S = ops.cross_and_distances(X, M, torch.einsum("ij,ij->i", M, M))
+            E = S.sub_(S.gather(1, labels[:, None]))
+            G = ops.assignment_cotangent(E, ops.centroid_distances(M), labels, str(params["loss"]))
+            return ops.softmax_vjp_(ops.softmax_(z), G).cpu().numpy()

@@ -50,8 +50,7 @@ def soft_means(X: Any, M: Any, beta: float, chunk_rows: int) -> tuple[Any, Any]:
     m_sq = torch.einsum("ij,ij->i", M, M)
     for rows in row_slices(X.shape[0], chunk_rows):
         Xc = X[rows]
-        D, _ = cross_and_distances(Xc, M, m_sq)
-        r = softmax_(D.mul_(-beta))
+        r = softmax_(cross_and_distances(Xc, M, m_sq).mul_(-beta))  # ||x||^2 cancels in the softmax
         sums += (r.T @ Xc).double()
         weights += r.sum(dim=0).double()
     return sums, weights

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 TESTS = Path(__file__).parent
 PLUGIN_PACKAGES = TESTS / "plugins"
 #: Deliberately broken plugin packages, kept apart so that they never disturb the tests
