@@ -13,16 +13,33 @@ than multiplying; one BLAS thread per block is what scikit-learn does too.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 #: Rows per chunk: the GEMM runs near its peak and a ``chunk x k`` block of scores stays
 #: in cache.
 DEFAULT_CHUNK_ROWS = 1024
+
+
+_CONTROLLER: tuple[int, ThreadpoolController] | None = None
+
+
+def blas_controller() -> ThreadpoolController:
+    """A threadpoolctl controller, rebuilt only when modules were imported since the last.
+
+    Building one scans the process's loaded libraries (slow once torch or JAX are in);
+    scoring calls :func:`assign` hundreds of times per cell.
+    """
+    global _CONTROLLER
+    loaded = len(sys.modules)
+    if _CONTROLLER is None or _CONTROLLER[0] != loaded:
+        _CONTROLLER = (loaded, ThreadpoolController())
+    return _CONTROLLER[1]
 
 
 def row_chunks(n: int, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[slice]:
@@ -117,7 +134,7 @@ def assign(X: np.ndarray, M: np.ndarray, chunk_rows: int = DEFAULT_CHUNK_ROWS, t
     n = X.shape[0]
     labels = np.empty(n, dtype=np.int64)
     best = np.empty(n, dtype=X.dtype)
-    with threadpool_limits(1, user_api="blas"):
+    with blas_controller().limit(limits=1, user_api="blas"):
         if threads > 1 and n >= 2 * chunk_rows:
             with ThreadPoolExecutor(threads, thread_name_prefix="diffclust-assign") as pool:
                 assign_blocks(X, np.asarray(M, dtype=X.dtype), labels, chunk_rows=chunk_rows, best_scores=best, pool=pool)

@@ -34,7 +34,7 @@ TMP_PREFIX = ".partial-"
 METRIC_COLUMNS = (
     "n", "d", "k", "objective", "inertia", "best_known_inertia", "rel_gap", "ari", "nmi", "empty_clusters",
     "n_iter", "converged", "first_s", "wall_s", "wall_s_min", "wall_s_max", "time_per_iter_s",
-    "gemm_floor_s", "iter_over_floor",
+    "gemm_floor_s", "iter_over_floor", "cell_s",
     "peak_rss_mb", "peak_device_mb", "info",
 )
 

@@ -278,6 +278,18 @@ class WorkerProcess:
 # -- the pool -----------------------------------------------------------------------------
 
 
+#: Frameworks light enough to share one worker: plain numpy and C libraries driven from it.
+#: Every other framework (torch, JAX, a plugin's) gets workers of its own, so heavy
+#: runtimes and their thread pools never share a process.
+SHARED_HOST_FRAMEWORKS = frozenset({"numpy", "faiss", "sklearn", "scipy"})
+
+
+def worker_group(framework: str | None) -> str:
+    """The worker group a backend's cells run in."""
+    framework = framework or "unknown"
+    return "numpy" if framework in SHARED_HOST_FRAMEWORKS else framework
+
+
 class WorkerPool:
     """Worker processes by (framework, threads), reused across cells.
 
@@ -295,7 +307,7 @@ class WorkerPool:
     def run(self, cell: Cell) -> CellResult:
         """Run ``cell`` in a worker of its framework."""
         backend = self._backend(cell)
-        group = (getattr(backend, "framework", None) or "unknown", int(cell.threads))
+        group = (worker_group(getattr(backend, "framework", None)), int(cell.threads))
         for attempt in range(2):
             worker, failure = self._worker(group, backend)
             if worker is None:
