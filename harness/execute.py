@@ -53,8 +53,15 @@ _DATA_CACHE: OrderedDict[str, Any] = OrderedDict()
 _DATA_CACHE_SIZE = 2
 
 
+_INIT_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+
+def data_key(name: str, params: dict[str, Any]) -> str:
+    return json.dumps([name, params], sort_keys=True, default=str)
+
+
 def load_data(registry, name: str, params: dict[str, Any], label: str):
-    key = json.dumps([name, params], sort_keys=True, default=str)
+    key = data_key(name, params)
     if key in _DATA_CACHE:
         _DATA_CACHE.move_to_end(key)
         return _DATA_CACHE[key]
@@ -75,7 +82,12 @@ def make_problem(registry, cell: Cell) -> tuple[Problem, Any]:
     if not k:
         raise DataError(f"{name}: the data has no labels to take k from; give k, as in -d {cell.dataset}:k=8.")
     validate_k(k, X.shape[0], name=name)
-    init = initial_centroids(X, k, cell.seed, cell.init)
+    init_key = (data_key(cell.dataset, cell.dataset_params), k, cell.seed, cell.init)
+    if init_key not in _INIT_CACHE:  # every backend of a cell starts from the same init
+        _INIT_CACHE[init_key] = initial_centroids(X, k, cell.seed, cell.init)
+        while len(_INIT_CACHE) > 64:
+            _INIT_CACHE.popitem(last=False)
+    init = _INIT_CACHE[init_key].copy()
     return Problem(X=X, k=k, init=init, labels=labels, seed=cell.seed, name=name), dataset
 
 

@@ -17,6 +17,9 @@ from threadpoolctl import threadpool_limits
 BLOCK_ROWS = (1024, 4096, 16384)
 #: Timed passes per block size (the least is kept).
 PASSES = 3
+#: Rows timed at most: a pass is linear in n, so on larger data the floor is the time of
+#: this many rows scaled by n / rows (a pass over 10^7 rows would cost seconds, nine times).
+MAX_ROWS = 2**18
 
 
 _MEASURED: dict[tuple, float] = {}
@@ -41,6 +44,8 @@ def blocked_gemm_pass(X: np.ndarray, M_t: np.ndarray, block_rows: int) -> None:
 
 
 def _measure(X: np.ndarray, k: int, threads: int) -> float:
+    scale = max(1.0, X.shape[0] / MAX_ROWS)
+    X = X[:MAX_ROWS]
     n, d = X.shape
     M_t = np.ascontiguousarray(np.random.default_rng(0).standard_normal((d, k)).astype(X.dtype))
     best = float("inf")
@@ -53,4 +58,4 @@ def _measure(X: np.ndarray, k: int, threads: int) -> float:
                 best = min(best, time.perf_counter() - start)
             if block == n:
                 break
-    return best
+    return best * scale

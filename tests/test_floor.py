@@ -26,3 +26,12 @@ def test_floor_grows_with_the_work():
     large = floor._measure(X, 256, 1)
     # 10x the rows and 32x the centroids: 320x the flops; allow for fixed costs and noise.
     assert large > 20 * small
+
+
+def test_floor_of_large_data_is_scaled_from_a_sample(monkeypatch):
+    monkeypatch.setattr(floor, "MAX_ROWS", 4096)
+    X = np.random.default_rng(0).standard_normal((4096 * 8, 16)).astype(np.float32)
+    sampled = floor._measure(X, 32, 1)
+    direct = floor._measure(X[:4096], 32, 1)
+    # The sample is timed and scaled by n / rows: about 8x the time of the sample itself.
+    assert 3 * direct < sampled < 20 * direct
