@@ -87,6 +87,7 @@ def run(
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Number of seeds (0..N-1).")] = None,
     repeats: Annotated[Optional[int], typer.Option("--repeats", help="Steady-state timed calls after the first call.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Threads per cell (0 = all cores).")] = None,
+    init: Annotated[Optional[str], typer.Option("--init", help="Initial centroids: k-means++ (default) or random.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default results/<run-id>).")] = None,
     executor: Annotated[str, typer.Option("--executor", help="process (default: each cell in a worker process), dask, or local (in-process, for debugging).")] = "process",
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Per-cell timeout in seconds (0 = none); replaces the suite's timeout_s.")] = None,
@@ -107,7 +108,7 @@ def run(
         raise DiffclustError("--resume needs --out DIR: the run folder to complete.")
     resolved = with_overrides(
         load_suite(suite), backends=backend, datasets=dataset, devices=device, seeds=seeds,
-        repeats=repeats, timeout_s=timeout, threads=threads, memory_limit_mb=memory_limit,
+        repeats=repeats, timeout_s=timeout, threads=threads, memory_limit_mb=memory_limit, init=init,
     )
     _report_plugin_problems(get_registry(_dirs(plugins_dir)))
     summary = run_suite(resolved, out=out_dir, executor=executor, resume=resume,

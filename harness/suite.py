@@ -330,9 +330,13 @@ def expand(suite: Suite, registry) -> list[Cell]:
 def with_overrides(suite: Suite, *, backends: list[str] | None = None, datasets: list[str] | None = None,
                    devices: list[str] | None = None, seeds: int | None = None, repeats: int | None = None,
                    timeout_s: float | None = None, threads: int | None = None,
-                   memory_limit_mb: float | None = None) -> Suite:
+                   memory_limit_mb: float | None = None, init: str | None = None) -> Suite:
     """The suite with the command line's choices applied."""
     changes: dict[str, Any] = {}
+    if init is not None:
+        if init not in INIT_METHODS:
+            raise SuiteError(f"--init must be one of {', '.join(INIT_METHODS)}, got {init!r}.")
+        changes["init"] = init
     if backends:
         changes["backends"] = [parse_spec(b, "backend") for b in backends]
     if datasets:

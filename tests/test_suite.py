@@ -83,3 +83,10 @@ def test_bad_toml_file_is_named(tmp_path):
         load_suite(str(path))
     with pytest.raises(UnknownNameError, match="no suite 'nosuch'"):
         load_suite("nosuch")
+
+
+def test_init_override_is_checked(registry):
+    suite = suite_from_dict({"backend": [{"name": "em"}], "dataset": [{"name": "iris"}]})
+    assert all(c.init == "random" for c in expand(with_overrides(suite, init="random"), registry))
+    with pytest.raises(SuiteError, match="--init must be one of k-means\\+\\+, random"):
+        with_overrides(suite, init="kmeans")
