@@ -19,7 +19,13 @@ def initial_centroids(X: np.ndarray, k: int, seed: int, method: str = "k-means++
     if method == "k-means++":
         from sklearn.cluster import kmeans_plusplus
 
-        centers, _ = kmeans_plusplus(X, n_clusters=k, random_state=int(rng.integers(2**31 - 1)))
+        # On float32 input scikit-learn computes each distance block in float64 by chunks
+        # (``_euclidean_distances_upcast``), which at n = 10^7 takes the better part of an
+        # hour; on a float64 copy it is one GEMM per center.
+        X64 = X if X.dtype == np.float64 else X.astype(np.float64)
+        _, index = kmeans_plusplus(X64, n_clusters=k, random_state=int(rng.integers(2**31 - 1)))
+        del X64
+        centers = X[index]
     elif method == "random":
         centers = X[np.sort(rng.choice(X.shape[0], size=k, replace=False))]
     else:
