@@ -18,7 +18,8 @@ class JaxGumbelBackend(JaxRelaxedBackend):
     name = "jax-gumbel"
     params = dict(GUMBEL_PARAMS)
     stochastic = True
-    version = "1"
+    #: 2: default temperatures tau0 = 0.1 -> tau_min = 0.01 (were 1 -> 0.1).
+    version = "2"
 
 
 @diffclust.hookimpl
