@@ -51,7 +51,7 @@ def test_torch_fast_backward_with_gumbel_noise_equals_autograd():
     noise = ops.gumbel_noise(X.shape[0], M_np.shape[0], torch.Generator().manual_seed(5), X)
     M_fast = torch.from_numpy(M_np).requires_grad_(True)
     M_ref = torch.from_numpy(M_np.copy()).requires_grad_(True)
-    ops.relaxed_kmeans_loss(X, M_fast, 0.4, chunk_rows=4096, noise_fn=lambda rows: noise[:rows].clone()).backward()
+    ops.relaxed_kmeans_loss(X, M_fast, 0.4, chunk_rows=4096, noise_fn=lambda index, rows: noise[:rows].clone()).backward()
     ops.literal_relaxed_loss(X, M_ref, 0.4, noise=noise).backward()
     assert_same_gradient(M_fast.grad.numpy(), M_ref.grad.numpy())
 

@@ -83,8 +83,10 @@ def test_torch_relaxed_step(benchmark, data, torch_threads, stochastic):
     M = torch.from_numpy(init.copy()).requires_grad_(True)
     optimizer = torch.optim.Adam([M], lr=0.05 * rm.feature_scale(dbar, X.shape[1]), eps=rm.adam_eps(dbar, X.shape[1]))
     chunk = rm.chunk_rows_for(X.shape[0], init.shape[0], 0, accelerator=False)
-    generator = ops.noise_generator(0, "cpu") if stochastic else None
-    noise_fn = (lambda rows: ops.gumbel_noise(rows, init.shape[0], generator, Xt)) if stochastic else None
+    noise_fn = None
+    if stochastic:
+        def noise_fn(index, rows):
+            return ops.gumbel_noise(rows, init.shape[0], ops.chunk_noise_generator(0, 0, index, "cpu"), Xt)
     x_sq_sum = torch.einsum("ij,ij->", Xt, Xt).double()
 
     def step():
