@@ -152,3 +152,19 @@ def test_gumbel_noise_comes_from_the_seed():
     fits = [backend.fit(problem, device="cpu", seed=seed, **settings).centroids.numpy() for seed in (0, 0, 1)]
     assert np.array_equal(fits[0], fits[1])
     assert not np.allclose(fits[0], fits[2])
+
+
+def test_torch_relaxed_fits_do_not_depend_on_the_number_of_threads():
+    from diffclust.registry import get_registry
+
+    problem = problems.overlapping_blobs()
+    before = torch.get_num_threads()
+    for name in ("torch-ste", "torch-gumbel"):
+        backend = get_registry().backend(name)
+        settings = {**backend.params, "steps": 10, "polish": False, "chunk_rows": 64}
+        fits = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            fits.append(backend.fit(problem, device="cpu", seed=3, **settings).centroids.numpy())
+        torch.set_num_threads(before)
+        assert np.array_equal(fits[0], fits[1]), name
