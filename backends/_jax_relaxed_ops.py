@@ -64,9 +64,9 @@ def softmax_vjp(P: jax.Array, G: jax.Array) -> jax.Array:
 
 def relaxed_chunk(X, M, m_sq, delta, inv_tau, noise, loss: str):  # noqa: ANN001, ANN201
     """Centroid mode on a chunk of rows: loss sum less ``sum ||x||^2``, ``dL/dM`` and hard
-    labels; the same
-    steps as the torch twin (soft part ``w_i Q_ij``, the row weight moved onto ``X``; the
-    hard part a scatter of the rows of ``X``)."""
+    labels; the same steps as the torch twin, but for the hard part of ``dL/dD``
+    (``one_hot(a)``), which joins the soft part ``w_i Q_ij`` in one GEMM rather than a
+    scatter of the rows of ``X``."""
     k = M.shape[0]
     S = cross_and_distances(X, M, m_sq)
     if noise is None:
@@ -83,12 +83,12 @@ def relaxed_chunk(X, M, m_sq, delta, inv_tau, noise, loss: str):  # noqa: ANN001
     G = assignment_cotangent(E, delta, labels, loss)
     inner = jnp.sum(P * G, axis=1) / Z
     Q = P * (G - inner[:, None])
+    # dL/dD = one_hot(a) + w Q, the hard part fused into the same elementwise pass and the
+    # same GEMM as the soft part (XLA's CPU scatter, for segment_sum and bincount, is a
+    # serial loop); dL/dM = 2 (colsum(dL/dD) M - (dL/dD)^T X).
     w = -inv_tau / Z
-    soft_counts = jnp.matmul(Q.T, w, precision=HIGHEST)
-    soft_sums = jnp.matmul(Q.T, X * w[:, None], precision=HIGHEST)
-    counts = jnp.bincount(labels, length=k).astype(X.dtype)
-    sums = jax.ops.segment_sum(X, labels, num_segments=k)
-    grad = 2.0 * ((soft_counts + counts)[:, None] * M - soft_sums - sums)
+    R = w[:, None] * Q + (labels[:, None] == jnp.arange(k)[None, :]).astype(X.dtype)
+    grad = 2.0 * (jnp.sum(R, axis=0)[:, None] * M - jnp.matmul(R.T, X, precision=HIGHEST))
     return value, grad, labels
 
 

@@ -53,7 +53,8 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
         with torch.no_grad():
             M0 = to_tensor(problem.init, device).clone()
         if params["mode"] == "centroids":
-            M, last_loss = self._centroid_steps(X, M0, taus, dbar, batches, generator, params, chunk, every, trace, loss_kind)
+            noise_seed = seed if self.stochastic else None
+            M, last_loss = self._centroid_steps(X, M0, taus, dbar, batches, noise_seed, params, chunk, every, trace, loss_kind)
             with torch.no_grad():
                 labels = ops.nearest(X, M, chunk)
         else:
@@ -80,7 +81,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
                 n_iter += polish_iter
         return diffclust.Fit(labels=labels, centroids=M.detach(), n_iter=n_iter, converged=converged, info=info)
 
-    def _centroid_steps(self, X, M0, taus, dbar, batches, generator, params, chunk, every, trace, loss_kind):  # noqa: ANN001, ANN202
+    def _centroid_steps(self, X, M0, taus, dbar, batches, noise_seed, params, chunk, every, trace, loss_kind):  # noqa: ANN001, ANN202
         import torch
 
         from diffclust.backends import _torch_relaxed_ops as ops
@@ -89,9 +90,6 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
         lr = float(params["lr"]) * rm.feature_scale(dbar, X.shape[1])
         optimizer = torch.optim.Adam([M], lr=lr, eps=rm.adam_eps(dbar, X.shape[1]))
         inv_taus = rm.inverse_temperatures(taus, dbar)
-        noise_fn = None
-        if generator is not None:
-            noise_fn = lambda rows: ops.gumbel_noise(rows, M.shape[0], generator, X)  # noqa: E731
         last = float("nan")
         x_sq = torch.einsum("ij,ij->i", X, X).double()
         x_sq_sum = x_sq.sum()
@@ -102,6 +100,11 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
                 rows = torch.from_numpy(batch).to(X.device)
                 Xb, Xb_sq_sum = X[rows], x_sq[rows].sum()
             optimizer.zero_grad(set_to_none=True)
+            noise_fn = None
+            if noise_seed is not None:
+                def noise_fn(index: int, rows: int, step: int = step) -> torch.Tensor:
+                    source = ops.chunk_noise_generator(noise_seed, step, index, str(X.device))
+                    return ops.gumbel_noise(rows, M.shape[0], source, X)
             loss = ops.relaxed_kmeans_loss(Xb, M, inv_taus[step], loss=loss_kind, chunk_rows=chunk,
                                            noise_fn=noise_fn, x_sq_sum=Xb_sq_sum)
             loss.backward()

@@ -56,8 +56,8 @@ def centroid_distances(M: torch.Tensor) -> torch.Tensor:
 
 
 def noise_generator(seed: int, device: str) -> torch.Generator | np.random.Generator:
-    """The source of Gumbel noise for one fit, seeded from the run's seed: numpy's SFC64 on
-    the CPU (it draws uniforms about twice as fast as torch's Mersenne Twister, and the
+    """One source of Gumbel noise seeded from ``seed``: numpy's SFC64 on the CPU (its raw
+    64-bit output is about four times as fast as torch's Mersenne Twister uniforms, and the
     noise is drawn for every point and cluster at every step), torch's on accelerators."""
     if device == "cpu":
         return np.random.Generator(np.random.SFC64(int(seed)))
@@ -66,17 +66,62 @@ def noise_generator(seed: int, device: str) -> torch.Generator | np.random.Gener
     return generator
 
 
+MASK64 = (1 << 64) - 1
+
+
+def splitmix64(x: int) -> int:
+    """One output of the SplitMix64 mixer (Steele et al.): a bijection of 64-bit words
+    that spreads nearby inputs (consecutive steps, chunks) far apart."""
+    x = (x + 0x9E3779B97F4A7C15) & MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 31)
+
+
+def chunk_noise_generator(seed: int, step: int, chunk: int, device: str) -> torch.Generator | np.random.Generator:
+    """The noise source of one chunk of one step: its own stream per ``(seed, step,
+    chunk)``, so that chunks can be drawn on any thread in any order and the noise does not
+    depend on the number of threads. On the CPU an SFC64 whose three state words are
+    SplitMix64 hashes of the triple (microseconds; seeding through SeedSequence takes a
+    quarter of a millisecond, at every chunk of every step), with its first outputs
+    discarded as SFC64's own seeding does."""
+    a = splitmix64(splitmix64(splitmix64(int(seed) & MASK64) ^ int(step)) ^ int(chunk))
+    if device != "cpu":
+        return noise_generator(a & 0x7FFF_FFFF_FFFF_FFFF, device)
+    b, c = splitmix64(a), splitmix64(a ^ 0xD1B54A32D192ED03)
+    bit_generator = np.random.SFC64(0)
+    bit_generator.state = {"bit_generator": "SFC64", "state": {"state": np.array([a, b, c, 1], dtype=np.uint64)},
+                           "has_uint32": 0, "uinteger": 0}
+    bit_generator.random_raw(12)
+    return np.random.Generator(bit_generator)
+
+
+#: Uniforms are ``(m + 1/2) 2^-23`` for a 23-bit integer ``m``: strictly inside ``(0, 1)``
+#: (from ``2^-24`` to ``1 - 2^-24``, both exact in float32), so the noise is always finite
+#: with no clamp; the grid is as fine as float32's spacing just below 1.
+UNIFORM_BITS = 23
+
+
+def uniform_open(rows: int, k: int, generator: torch.Generator | np.random.Generator, device: torch.device) -> torch.Tensor:
+    """Float32 uniforms on ``(0, 1)`` (open), ``rows x k``. On the CPU from numpy's raw
+    64-bit words, two uniforms per word, in three vectorized passes."""
+    if isinstance(generator, np.random.Generator):
+        size = rows * k
+        raw = generator.bit_generator.random_raw((size + 1) // 2)
+        words = torch.from_numpy(raw.view(np.int32)[:size]).view(rows, k)
+        mantissa = words.bitwise_and_((1 << UNIFORM_BITS) - 1)
+        return torch.add(mantissa, 0.5).mul_(2.0 ** -UNIFORM_BITS)
+    u = torch.rand((rows, k), generator=generator, dtype=torch.float32, device=device)
+    info = torch.finfo(torch.float32)
+    return u.clamp_(info.tiny, 1.0 - info.eps)
+
+
 def gumbel_noise(rows: int, k: int, generator: torch.Generator | np.random.Generator, like: torch.Tensor) -> torch.Tensor:
     """Standard Gumbel noise ``-log(-log u)`` in ``like``'s dtype and device, with ``u``
-    kept inside ``(0, 1)`` so that the noise is always finite (a uniform draw can be
-    exactly 0, whose noise is ``-inf``). Drawn in float32 whatever the data's dtype, so
-    float32 and float64 data see the same noise for one seed."""
-    if isinstance(generator, np.random.Generator):
-        u = torch.from_numpy(generator.random((rows, k), dtype=np.float32))
-    else:
-        u = torch.rand((rows, k), generator=generator, dtype=torch.float32, device=like.device)
-    info = torch.finfo(torch.float32)
-    u.clamp_(info.tiny, 1.0 - info.eps)
+    strictly inside ``(0, 1)`` so that the noise is always finite (a uniform draw of
+    exactly 0 would give ``-inf``). Drawn in float32 whatever the data's dtype, so float32
+    and float64 data see the same noise for one seed."""
+    u = uniform_open(rows, k, generator, like.device)
     return u.log_().neg_().log_().neg_().to(like.dtype)
 
 
@@ -148,31 +193,39 @@ def relaxed_chunk(
     return value, grad.mul_(2.0), labels
 
 
-NoiseFn = Callable[[int], "torch.Tensor | None"]
+#: ``noise_fn(chunk_index, rows)``: the Gumbel noise of one chunk of rows, or None.
+NoiseFn = Callable[[int, int], "torch.Tensor | None"]
 
 
 class RelaxedKMeansLoss(torch.autograd.Function):
     """``L(U(M), M) / n`` in centroid mode, with the gradient computed chunk by chunk in the
-    forward pass (two GEMMs per chunk, ``O(chunk x k)`` memory) and kept as the only
-    residual: the backward pass is a scaling of it."""
+    forward pass (two GEMMs per chunk, ``O(chunk x k)`` memory per thread) and kept as the
+    only residual: the backward pass is a scaling of it. On the CPU the chunks are spread
+    over the threads (:mod:`diffclust.backends._torch_chunks`) and summed in chunk order."""
 
     @staticmethod
     def forward(ctx, M, X, inv_tau: float, chunk_rows: int, loss: str, noise_fn: NoiseFn | None, x_sq_sum=None):  # noqa: ANN001
+        from diffclust.backends._torch_chunks import map_chunks
+
         want_grad = bool(ctx.needs_input_grad[0])
-        n, k = X.shape[0], M.shape[0]
+        n = X.shape[0]
         m_sq = torch.einsum("ij,ij->i", M, M)
         delta = centroid_distances(M) if loss == "quadratic" else None
-        total = torch.zeros((), dtype=torch.float64, device=M.device)
-        grad = torch.zeros_like(M) if want_grad else None
-        for rows in row_slices(n, chunk_rows):
-            noise = noise_fn(rows.stop - rows.start) if noise_fn is not None else None
+
+        def chunk(item: tuple[int, slice]) -> tuple[torch.Tensor, torch.Tensor | None]:
+            index, rows = item
+            noise = noise_fn(index, rows.stop - rows.start) if noise_fn is not None else None
             value, chunk_grad, _ = relaxed_chunk(X[rows], M, m_sq, delta, inv_tau, noise, loss, want_grad)
-            total += value
-            if want_grad:
-                grad += chunk_grad
+            return value, chunk_grad
+
+        parts = map_chunks(chunk, enumerate(row_slices(n, chunk_rows)), X.device)
+        total = torch.stack([value for value, _ in parts]).sum()
         if x_sq_sum is None:
             x_sq_sum = torch.einsum("ij,ij->", X, X).double()
         if want_grad:
+            grad = parts[0][1]
+            for _, chunk_grad in parts[1:]:
+                grad += chunk_grad
             ctx.save_for_backward(grad.div_(n))
         return ((total + x_sq_sum) / n).to(M.dtype)
 

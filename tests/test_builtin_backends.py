@@ -130,3 +130,20 @@ def test_a_device_the_backend_lacks_is_an_unavailable_row(tmp_path):
     rows = pd.read_parquet(out / "results.parquet")
     assert (rows["status"] == "unavailable").all()
     assert rows["error"].str.contains("device cuda:7 is not available").all()
+
+
+def test_the_scaling_suite_times_every_builtin_backend_for_a_fixed_amount_of_work():
+    from diffclust.plugins import BUILTIN_PLUGINS
+    from diffclust.suite import load_suite
+
+    suite = load_suite("scaling")
+    names = {spec.name for spec in suite.backends}
+    registry = get_registry()
+    builtin = {name for name, entry in registry.backends.items() if type(entry.obj).__module__ in BUILTIN_PLUGINS}
+    assert len(builtin) >= 9
+    assert builtin <= names, f"scaling misses {sorted(builtin - names)}"
+    for spec in suite.backends:
+        params = {**registry.backend(spec.name).params, **spec.params}
+        assert not params.get("polish", False), spec.name
+        if "tol" in params:
+            assert params["tol"] == 0.0, spec.name

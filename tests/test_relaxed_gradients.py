@@ -51,7 +51,7 @@ def test_torch_fast_backward_with_gumbel_noise_equals_autograd():
     noise = ops.gumbel_noise(X.shape[0], M_np.shape[0], torch.Generator().manual_seed(5), X)
     M_fast = torch.from_numpy(M_np).requires_grad_(True)
     M_ref = torch.from_numpy(M_np.copy()).requires_grad_(True)
-    ops.relaxed_kmeans_loss(X, M_fast, 0.4, chunk_rows=4096, noise_fn=lambda rows: noise[:rows].clone()).backward()
+    ops.relaxed_kmeans_loss(X, M_fast, 0.4, chunk_rows=4096, noise_fn=lambda index, rows: noise[:rows].clone()).backward()
     ops.literal_relaxed_loss(X, M_ref, 0.4, noise=noise).backward()
     assert_same_gradient(M_fast.grad.numpy(), M_ref.grad.numpy())
 
@@ -152,3 +152,19 @@ def test_gumbel_noise_comes_from_the_seed():
     fits = [backend.fit(problem, device="cpu", seed=seed, **settings).centroids.numpy() for seed in (0, 0, 1)]
     assert np.array_equal(fits[0], fits[1])
     assert not np.allclose(fits[0], fits[2])
+
+
+def test_torch_relaxed_fits_do_not_depend_on_the_number_of_threads():
+    from diffclust.registry import get_registry
+
+    problem = problems.overlapping_blobs()
+    before = torch.get_num_threads()
+    for name in ("torch-ste", "torch-gumbel"):
+        backend = get_registry().backend(name)
+        settings = {**backend.params, "steps": 10, "polish": False, "chunk_rows": 64}
+        fits = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            fits.append(backend.fit(problem, device="cpu", seed=3, **settings).centroids.numpy())
+        torch.set_num_threads(before)
+        assert np.array_equal(fits[0], fits[1]), name
