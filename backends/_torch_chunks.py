@@ -45,8 +45,17 @@ def map_chunks(fn: Callable[[T], R], items: Iterable[T], device: torch.device) -
     threads = torch.get_num_threads()
     if device.type != "cpu" or threads <= 1 or len(items) <= 1:
         return [fn(item) for item in items]
+    grad_enabled = torch.is_grad_enabled()
+
+    def run(item: T) -> R:
+        # Grad mode is thread-local: a worker thread would otherwise record an autograd
+        # graph for every chunk (inside a custom Function's forward, where the main thread
+        # has it off), and keep those graphs' buffers alive: memory grew by ~100 MB a step.
+        with torch.set_grad_enabled(grad_enabled):
+            return fn(item)
+
     try:
-        return list(chunk_pool(threads).map(fn, items))
+        return list(chunk_pool(threads).map(run, items))
     finally:
         # A worker's set_num_threads(1) may reach process-wide settings (MKL's); restore.
         torch.set_num_threads(threads)
