@@ -80,7 +80,7 @@ GUMBEL_PARAMS: dict[str, Any] = {
     "chunk_rows": 0,
 }
 
-#: Trace points per fit, about (the harness keeps at most 200).
+#: Trace points per fit, about (the harness scores at most 60 per cell).
 TRACE_POINTS = 60
 
 
