@@ -1,8 +1,9 @@
 """``em``: Lloyd's algorithm (hard EM) in numpy, the baseline every method is measured against.
 
 It follows scikit-learn's ``lloyd`` step for step, so the two reach the same inertia from
-the same init: distances by GEMM in row chunks (memory O(n d + chunk k), never an n x k
-matrix), ties to the lowest index, an empty cluster relocated to the point farthest from
+the same init: per chunk of rows, the cross term by GEMM and one compiled pass for the
+nearest center and the cluster sums (``diffclust.kmeans_math``; memory O(n d + chunk k),
+never an n x k matrix), ties to the lowest index, an empty cluster relocated to the point farthest from
 its centroid, ``tol`` relative to the mean feature variance, and a final E-step when
 stopping on ``tol`` so that labels match the returned centroids.
 """
@@ -109,13 +110,13 @@ def _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool):
 
 
 class EMBackend(diffclust.Backend):
-    """Lloyd's algorithm in numpy, fused and chunked."""
+    """Lloyd's algorithm in numpy and numba, fused and chunked."""
 
     name = "em"
     framework = "numpy"
     differentiable = False
     params = {"max_iter": 300, "tol": 1e-4, "chunk_rows": 1024}
-    version = "2"
+    version = "3"
 
     def __init__(self) -> None:
         self.threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,14 +1,20 @@
-"""Shared k-means arithmetic in numpy: blocked GEMM assignment, cluster sums, costs.
+"""Shared k-means arithmetic: blocked GEMM assignment, cluster sums, costs.
 
 These are the reference definitions the harness scores with and the numpy backends build
 on. Distances come from ``||x||^2 - 2 x.m + ||m||^2`` (a GEMM), clamped at 0 and never
 passed through a square root; ties go to the lowest index; work is done in row chunks so
 that no ``n x k`` matrix is ever held.
 
+The assignment is scikit-learn's lloyd step in shape: per chunk of rows, one GEMM for the
+cross term, then one compiled pass (numba) that picks the nearest center and adds the
+row to its cluster's sum. numpy alone needs four or more passes over the ``chunk x k``
+scores for the same step (an argmax along rows of k values costs more than the GEMM),
+and its many short calls serialize threads on the GIL.
+
 Threads: rows are split into one contiguous block per thread, and each block runs its
-chunks with BLAS held at one thread (numpy's GEMM, argmax and scipy's sparse product
-release the GIL). Small GEMMs on a multi-threaded BLAS spend more time waking threads
-than multiplying; one BLAS thread per block is what scikit-learn does too.
+chunks with BLAS held at one thread; BLAS and the compiled pass release the GIL. Small
+GEMMs on a multi-threaded BLAS spend more time waking threads than multiplying; one BLAS
+thread per block is what scikit-learn does too.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 import scipy.sparse
 from threadpoolctl import ThreadpoolController
@@ -62,33 +69,80 @@ def squared_distances(X: np.ndarray, M: np.ndarray, M_sq_norms: np.ndarray | Non
 
 
 def cluster_sums(X: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cluster sums of the points (float64) and counts: one sparse ``U^T X`` product."""
+    """Per-cluster sums of the points (float64) and counts: one sparse ``U^T X`` product.
+
+    ``U^T`` (``k x n``) is built directly in CSC form, one entry per column, so no sort or
+    conversion runs; the product is a single pass over X in scipy's compiled code.
+    """
     n = labels.shape[0]
-    one_hot_t = scipy.sparse.csr_matrix((np.ones(n, dtype=X.dtype), (labels, np.arange(n))), shape=(k, n))
+    index_dtype = np.int32 if max(n, k) < 2**31 else np.int64
+    one_hot_t = scipy.sparse.csc_matrix(
+        (np.ones(n, dtype=X.dtype), labels.astype(index_dtype, copy=False), np.arange(n + 1, dtype=index_dtype)),
+        shape=(k, n),
+    )
     sums = np.asarray(one_hot_t @ X, dtype=np.float64)
     return sums, np.bincount(labels, minlength=k)
 
 
-def _assign_block(
-    X: np.ndarray, block: slice, centers_t: np.ndarray, half_sq_norms: np.ndarray, labels: np.ndarray,
-    best_scores: np.ndarray | None, chunk_rows: int, accumulate: bool,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Assign one block of rows; with ``accumulate``, also return its cluster sums and counts.
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _nearest_in_chunk(scores_t, neg_half_sq_norms, X_rows, best_index, labels_out, best_out, accumulate, sums, counts):
+    """Nearest center of each row of one chunk, from its transposed scores ``x.c_j`` (k x m).
 
-    Per chunk: one GEMM for the cross term and an argmax of ``x.c - ||c||^2/2`` (the
-    argmin of the squared distance: ``||x||^2`` does not change it).
+    The score of center j is ``x.c_j - ||c_j||^2/2``; its argmax is the argmin of the
+    squared distance (``||x||^2`` does not change it). One pass over the centers keeps a
+    running best per row; with centers in the outer loop, the inner loop runs along a
+    contiguous row of scores with no data-dependent branch, so it vectorizes. ``>`` keeps
+    the first of equal scores: ties go to the lowest index, as in scikit-learn.
+
+    With ``accumulate``, each row is added to its cluster's float64 sum and count.
+    Compiled without the GIL: the threads of :func:`assign_blocks` run it side by side.
     """
+    k, m = scores_t.shape
+    d = X_rows.shape[1]
+    first = neg_half_sq_norms[0]
+    for i in range(m):
+        best_out[i] = scores_t[0, i] + first
+        best_index[i] = 0
+    for j in range(1, k):
+        shift = neg_half_sq_norms[j]
+        jj = np.int32(j)
+        for i in range(m):
+            score = scores_t[j, i] + shift
+            better = score > best_out[i]
+            best_out[i] = score if better else best_out[i]
+            best_index[i] = jj if better else best_index[i]
+    for i in range(m):
+        label = best_index[i]
+        labels_out[i] = label
+        if accumulate:
+            counts[label] += 1
+            for f in range(d):
+                sums[label, f] += X_rows[i, f]
+
+
+def _assign_block(
+    X: np.ndarray, block: slice, centers: np.ndarray, neg_half_sq_norms: np.ndarray, labels: np.ndarray,
+    best_scores: np.ndarray | None, chunk_rows: int, accumulate: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Assign one block of rows chunk by chunk: a GEMM (BLAS, without the GIL) and
+    :func:`_nearest_in_chunk` per chunk, into buffers reused from chunk to chunk."""
+    k, d = centers.shape
+    rows = min(chunk_rows, block.stop - block.start)
+    scores_t = np.empty((k, rows), dtype=X.dtype)
+    best_index = np.empty(rows, dtype=np.int32)
+    best = np.empty(rows, dtype=X.dtype)
+    sums = np.zeros((k, d), dtype=np.float64)
+    counts = np.zeros(k, dtype=np.int64)
     for start in range(block.start, block.stop, chunk_rows):
-        rows = slice(start, min(start + chunk_rows, block.stop))
-        scores = X[rows] @ centers_t
-        scores -= half_sq_norms
-        chunk_labels = np.argmax(scores, axis=1)
-        labels[rows] = chunk_labels
-        if best_scores is not None:
-            best_scores[rows] = np.take_along_axis(scores, chunk_labels[:, None], axis=1)[:, 0]
-    if not accumulate:
-        return None
-    return cluster_sums(X[block], labels[block], centers_t.shape[1])
+        stop = min(start + chunk_rows, block.stop)
+        m = stop - start
+        out = scores_t if m == rows else np.empty((k, m), dtype=X.dtype)
+        np.matmul(centers, X[start:stop].T, out=out)
+        _nearest_in_chunk(
+            out, neg_half_sq_norms, X[start:stop], best_index, labels[start:stop],
+            best if best_scores is None else best_scores[start:stop], accumulate, sums, counts,
+        )
+    return sums, counts
 
 
 def assign_blocks(
@@ -101,23 +155,23 @@ def assign_blocks(
     ``best_scores``, when given, receives ``x.c - ||c||^2/2`` for the chosen center.
     """
     k, d = centers.shape
-    centers_t = np.ascontiguousarray(centers.T, dtype=X.dtype)
-    half_sq_norms = (0.5 * np.einsum("ij,ij->i", centers, centers, dtype=np.float64)).astype(X.dtype)
+    X = np.ascontiguousarray(X)
+    neg_half_sq_norms = (-0.5 * np.einsum("ij,ij->i", centers, centers, dtype=np.float64)).astype(X.dtype)
+    centers = np.ascontiguousarray(centers, dtype=X.dtype)
     n = X.shape[0]
     workers = pool._max_workers if pool is not None else 1
     bounds = np.linspace(0, n, workers + 1).astype(int)
     blocks = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    args = (centers_t, half_sq_norms, labels, best_scores, chunk_rows, accumulate)
+    args = (centers, neg_half_sq_norms, labels, best_scores, chunk_rows, accumulate)
     if pool is None or len(blocks) == 1:
         parts = [_assign_block(X, block, *args) for block in blocks]
     else:
         parts = list(pool.map(lambda block: _assign_block(X, block, *args), blocks))
     sums = np.zeros((k, d), dtype=np.float64)
     counts = np.zeros(k, dtype=np.int64)
-    if accumulate:
-        for part_sums, part_counts in parts:
-            sums += part_sums
-            counts += part_counts
+    for part_sums, part_counts in parts:
+        sums += part_sums
+        counts += part_counts
     return sums, counts
 
 

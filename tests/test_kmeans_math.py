@@ -1,0 +1,54 @@
+"""The compiled assignment step against brute force: labels, ties, sums, counts, threads."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from diffclust.kmeans_math import assign, assign_blocks
+
+
+def _brute(X: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    D = ((X[:, None, :].astype(np.float64) - M[None].astype(np.float64)) ** 2).sum(-1)
+    return D.argmin(1), D.min(1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_labels_sums_and_counts_match_brute_force(dtype, threads):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2345, 7)).astype(dtype)  # 2345 = several chunks and a partial one
+    M = rng.standard_normal((13, 7)).astype(dtype)
+    labels = np.full(len(X), -1, dtype=np.int64)
+    best = np.empty(len(X), dtype=dtype)
+    with ThreadPoolExecutor(threads) as pool:
+        sums, counts = assign_blocks(X, M, labels, chunk_rows=256, accumulate=True, best_scores=best, pool=pool)
+    expected, sq = _brute(X, M)
+    np.testing.assert_array_equal(labels, expected)
+    np.testing.assert_array_equal(counts, np.bincount(expected, minlength=13))
+    expected_sums = np.zeros((13, 7))
+    np.add.at(expected_sums, expected, X.astype(np.float64))
+    np.testing.assert_allclose(sums, expected_sums, rtol=1e-9, atol=1e-9)
+    # best score = x.c - ||c||^2/2, so ||x||^2 - 2 best is the squared distance.
+    x_sq = (X.astype(np.float64) ** 2).sum(1)
+    np.testing.assert_allclose(x_sq - 2 * best.astype(np.float64), sq, rtol=1e-4, atol=1e-3)
+
+
+def test_without_accumulate_the_sums_are_zero():
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    sums, counts = assign_blocks(X, X[:3], np.empty(10, dtype=np.int64))
+    assert not sums.any() and not counts.any()
+
+
+def test_exact_ties_go_to_the_lowest_index_in_every_chunk():
+    rng = np.random.default_rng(1)
+    M = rng.standard_normal((9, 4)).astype(np.float32)
+    M[6] = M[2]  # duplicate centers: every point of cluster 2 ties with 6
+    M[8] = M[2]
+    X = np.repeat(M, 300, axis=0) + np.float32(0.01) * rng.standard_normal((2700, 4)).astype(np.float32)
+    labels, _ = assign(X, M, chunk_rows=128, threads=2)
+    expected, _ = _brute(X, M)
+    assert not (labels == 6).any() and not (labels == 8).any()
+    np.testing.assert_array_equal(labels, expected)
