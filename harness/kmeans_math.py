@@ -85,7 +85,7 @@ def cluster_sums(X: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray,
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
-def _nearest_in_chunk(scores_t, neg_half_sq_norms, X_rows, best_index, labels_out, best_out, accumulate, sums, counts):
+def nearest_from_scores(scores_t, neg_half_sq_norms, X_rows, best_index, labels_out, best_out, accumulate, sums, counts):
     """Nearest center of each row of one chunk, from its transposed scores ``x.c_j`` (k x m).
 
     The score of center j is ``x.c_j - ||c_j||^2/2``; its argmax is the argmin of the
@@ -125,7 +125,7 @@ def _assign_block(
     best_scores: np.ndarray | None, chunk_rows: int, accumulate: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Assign one block of rows chunk by chunk: a GEMM (BLAS, without the GIL) and
-    :func:`_nearest_in_chunk` per chunk, into buffers reused from chunk to chunk."""
+    :func:`nearest_from_scores` per chunk, into buffers reused from chunk to chunk."""
     k, d = centers.shape
     rows = min(chunk_rows, block.stop - block.start)
     scores_t = np.empty((k, rows), dtype=X.dtype)
@@ -138,7 +138,7 @@ def _assign_block(
         m = stop - start
         out = scores_t if m == rows else np.empty((k, m), dtype=X.dtype)
         np.matmul(centers, X[start:stop].T, out=out)
-        _nearest_in_chunk(
+        nearest_from_scores(
             out, neg_half_sq_norms, X[start:stop], best_index, labels[start:stop],
             best if best_scores is None else best_scores[start:stop], accumulate, sums, counts,
         )
