@@ -44,9 +44,10 @@ MODES = ("centroids", "logits")
 LOSSES = ("linear", "quadratic")
 TAU_SCHEDULES = ("constant", "exponential")
 
-#: ``chunk_rows = 0`` picks this many ``chunk x k`` elements per chunk: about 1 MiB of
-#: float32 per temporary on a CPU (stays in cache), 64 MiB on an accelerator.
-CHUNK_ELEMENTS = {"cpu": 2**18, "accelerator": 2**24}
+#: ``chunk_rows = 0`` picks this many ``chunk x k`` elements per chunk: 2 MiB of float32
+#: per temporary on a CPU (within a core's L2 here; at 1 MiB the per-chunk Python work,
+#: which holds the GIL, kept two threads from beating one), 64 MiB on an accelerator.
+CHUNK_ELEMENTS = {"cpu": 2**19, "accelerator": 2**24}
 
 #: Default parameters of the straight-through backends (torch-ste, jax-ste).
 STE_PARAMS: dict[str, Any] = {

@@ -162,7 +162,14 @@ def relaxed_chunk(
     ``Q = P~ * (G - <p, G>)``, ``P~ = exp(logits - max)`` and ``w = -1 / (tau Z)``; the row
     weight is moved onto ``X`` (``chunk x d``) rather than applied to ``Q`` (``chunk x k``).
     The hard part (``one_hot(a)``) is a scatter of the rows of ``X``.
+
+    On the CPU the same quantities come from :mod:`diffclust.backends._torch_relaxed_cpu`
+    (transposed layout, compiled passes); this torch code runs on accelerators.
     """
+    if X.device.type == "cpu":
+        from diffclust.backends._torch_relaxed_cpu import relaxed_chunk_cpu
+
+        return relaxed_chunk_cpu(X, M.detach(), m_sq, delta, inv_tau, noise, want_grad)
     S = cross_and_distances(X, M, m_sq)  # D - ||x||^2
     if noise is None:
         labels = row_argmin(S)

@@ -20,7 +20,7 @@ class JaxGumbelBackend(JaxRelaxedBackend):
     stochastic = True
     #: 2: default temperatures tau0 = 0.1 -> tau_min = 0.01 (were 1 -> 0.1); the hard part of
     #: the gradient by the same GEMM as the soft part.
-    version = "2"
+    version = "3"
 
 
 @diffclust.hookimpl

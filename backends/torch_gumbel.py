@@ -25,7 +25,7 @@ class TorchGumbelBackend(TorchRelaxedBackend):
     stochastic = True
     #: 2: Gumbel uniforms from SFC64's raw words on a 2^-23 grid inside (0, 1) (faster);
     #: default temperatures tau0 = 0.1 -> tau_min = 0.01 (were 1 -> 0.1).
-    version = "2"
+    version = "3"
 
 
 @diffclust.hookimpl

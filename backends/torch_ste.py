@@ -27,7 +27,7 @@ class TorchSTEBackend(TorchRelaxedBackend):
 
     name = "torch-ste"
     params = dict(STE_PARAMS)
-    version = "1"
+    version = "2"
 
 
 @diffclust.hookimpl
