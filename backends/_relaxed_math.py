@@ -45,8 +45,9 @@ LOSSES = ("linear", "quadratic")
 TAU_SCHEDULES = ("constant", "exponential")
 
 #: ``chunk_rows = 0`` picks this many ``chunk x k`` elements per chunk: 2 MiB of float32
-#: per temporary on a CPU (within a core's L2 here; at 1 MiB the per-chunk Python work,
-#: which holds the GIL, kept two threads from beating one), 64 MiB on an accelerator.
+#: per temporary on a CPU, 64 MiB on an accelerator. On the CPU, fewer and larger chunks
+#: mean less per-chunk Python work, which holds the GIL between the threads: a torch-ste
+#: step at n = 10^5, d = 32, k = 64 on 2 threads took 16.1 ms at 2^18 and 12.2 ms at 2^19.
 CHUNK_ELEMENTS = {"cpu": 2**19, "accelerator": 2**24}
 
 #: Default parameters of the straight-through backends (torch-ste, jax-ste).

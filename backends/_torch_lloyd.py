@@ -1,7 +1,7 @@
 """Lloyd's algorithm in torch, with the rules of the numpy ``em`` backend.
 
 Distances by GEMM in chunks of rows (``argmin`` of ``||m||^2 / 2 - x.m``, ties to the
-lowest index), centroid sums by ``index_add_``, an empty cluster moved to the point
+lowest index; on the CPU through ``em``'s compiled pass), centroid sums per chunk, an empty cluster moved to the point
 farthest from its centroid (scikit-learn's order, as ``em``), ``tol`` relative to the
 mean feature variance, and a final assignment when stopping on ``tol`` so that labels
 match the centroids. Used by ``torch-em`` and as the polish of the relaxed backends.
@@ -49,40 +49,28 @@ def assign_and_sum(X: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor,
 
 
 def _cpu_assign(X: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor, chunk_rows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The CPU E-step: per chunk, the scores ``x.m`` transposed (``k x m``) by torch's GEMM
-    into a reused buffer, then :func:`diffclust.kmeans_math.nearest_from_scores` (no GIL)
-    for the labels and the chunk's sums and counts. The chunks are dealt to the worker
-    threads in contiguous runs, one per thread; per-chunk results come back in order."""
-    from diffclust.kmeans_math import nearest_from_scores
+    """The CPU E-step: :func:`diffclust.kmeans_math.assign_chunks` with torch's GEMM for the
+    cross products, on the tensors' own memory. The chunks are dealt to the worker threads
+    in contiguous runs, one per thread; per-chunk sums come back in chunk order."""
+    from diffclust.kmeans_math import assign_chunks, half_norm_shifts
 
-    k, d = centers.shape
-    n = X.shape[0]
     X_np = X.numpy()
-    labels_np = labels.numpy()
-    centers = centers.contiguous()
-    neg_half = (-0.5 * torch.einsum("ij,ij->i", centers.double(), centers.double())).to(X.dtype).numpy()
-    chunks = list(row_slices(n, chunk_rows))
+    centers_np = np.ascontiguousarray(centers.numpy())
+    neg_half = half_norm_shifts(centers_np, X_np.dtype)
+    centers_t = torch.from_numpy(centers_np)
 
-    def run(run_chunks: list[slice]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        rows_max = max(rows.stop - rows.start for rows in run_chunks)
-        scores_t = torch.empty((k, rows_max), dtype=X.dtype)
-        best_index = np.empty(rows_max, dtype=np.int32)
-        best = np.empty(rows_max, dtype=X_np.dtype)
-        out = []
-        for rows in run_chunks:
-            m = rows.stop - rows.start
-            scores = scores_t if m == rows_max else torch.empty((k, m), dtype=X.dtype)
-            torch.mm(centers, X[rows].T, out=scores)
-            sums = np.zeros((k, d), dtype=np.float64)
-            counts = np.zeros(k, dtype=np.int64)
-            nearest_from_scores(scores.numpy(), neg_half, X_np[rows], best_index, labels_np[rows], best, True, sums, counts)
-            out.append((torch.from_numpy(sums), torch.from_numpy(counts)))
-        return out
+    def torch_cross(_centers: np.ndarray, X_rows: np.ndarray, out: np.ndarray) -> None:
+        torch.mm(centers_t, torch.from_numpy(X_rows).T, out=torch.from_numpy(out))
 
-    threads = torch.get_num_threads()
-    bounds = np.linspace(0, len(chunks), min(threads, len(chunks)) + 1).astype(int)
+    def run(chunks: list[slice]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return assign_chunks(X_np, chunks, centers_np, neg_half, labels.numpy(), accumulate=True,
+                             sums_per_chunk=True, cross=torch_cross)
+
+    chunks = list(row_slices(X.shape[0], chunk_rows))
+    bounds = np.linspace(0, len(chunks), min(torch.get_num_threads(), len(chunks)) + 1).astype(int)
     runs = [chunks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-    return [part for run_parts in map_chunks(run, runs, X.device) for part in run_parts]
+    return [(torch.from_numpy(sums), torch.from_numpy(counts))
+            for run_parts in map_chunks(run, runs, X.device) for sums, counts in run_parts]
 
 
 def relocate_empty_clusters(X: torch.Tensor, centers_old: torch.Tensor, sums: torch.Tensor, counts: torch.Tensor,

@@ -20,7 +20,7 @@ thread per block is what scikit-learn does too.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -95,7 +95,7 @@ def nearest_from_scores(scores_t, neg_half_sq_norms, X_rows, best_index, labels_
     the first of equal scores: ties go to the lowest index, as in scikit-learn.
 
     With ``accumulate``, each row is added to its cluster's float64 sum and count.
-    Compiled without the GIL: the threads of :func:`assign_blocks` run it side by side.
+    Compiled without the GIL: the threads of :func:`assign_chunks`' callers run it side by side.
     """
     k, m = scores_t.shape
     d = X_rows.shape[1]
@@ -120,29 +120,50 @@ def nearest_from_scores(scores_t, neg_half_sq_norms, X_rows, best_index, labels_
                 sums[label, f] += X_rows[i, f]
 
 
-def _assign_block(
-    X: np.ndarray, block: slice, centers: np.ndarray, neg_half_sq_norms: np.ndarray, labels: np.ndarray,
-    best_scores: np.ndarray | None, chunk_rows: int, accumulate: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Assign one block of rows chunk by chunk: a GEMM (BLAS, without the GIL) and
-    :func:`nearest_from_scores` per chunk, into buffers reused from chunk to chunk."""
+def half_norm_shifts(centers: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``-||c_j||^2 / 2`` of each center, computed in float64, in ``dtype``."""
+    return (-0.5 * np.einsum("ij,ij->i", centers, centers, dtype=np.float64)).astype(dtype)
+
+
+#: ``cross(centers, X_rows, out)``: write the ``k x m`` cross products ``centers @ X_rows.T``
+#: into ``out``.
+Cross = Callable[[np.ndarray, np.ndarray, np.ndarray], object]
+
+
+def _numpy_cross(centers: np.ndarray, X_rows: np.ndarray, out: np.ndarray) -> None:
+    np.matmul(centers, X_rows.T, out=out)
+
+
+def assign_chunks(
+    X: np.ndarray, chunks: Sequence[slice], centers: np.ndarray, neg_half_sq_norms: np.ndarray, labels: np.ndarray,
+    *, best_scores: np.ndarray | None = None, accumulate: bool = False, sums_per_chunk: bool = False,
+    cross: Cross = _numpy_cross,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Assign a run of chunks of rows, one after the other on this thread: per chunk a GEMM
+    (``cross``, BLAS without the GIL) and :func:`nearest_from_scores`, into buffers reused
+    from chunk to chunk.
+
+    Returns the float64 cluster sums and counts (zeros without ``accumulate``): one pair
+    for the run, or one per chunk with ``sums_per_chunk`` (for callers that add them in
+    chunk order, whatever the threads).
+    """
     k, d = centers.shape
-    rows = min(chunk_rows, block.stop - block.start)
+    rows = max(chunk.stop - chunk.start for chunk in chunks)
     scores_t = np.empty((k, rows), dtype=X.dtype)
     best_index = np.empty(rows, dtype=np.int32)
     best = np.empty(rows, dtype=X.dtype)
-    sums = np.zeros((k, d), dtype=np.float64)
-    counts = np.zeros(k, dtype=np.int64)
-    for start in range(block.start, block.stop, chunk_rows):
-        stop = min(start + chunk_rows, block.stop)
-        m = stop - start
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for chunk in chunks:
+        if sums_per_chunk or not parts:
+            parts.append((np.zeros((k, d), dtype=np.float64), np.zeros(k, dtype=np.int64)))
+        m = chunk.stop - chunk.start
         out = scores_t if m == rows else np.empty((k, m), dtype=X.dtype)
-        np.matmul(centers, X[start:stop].T, out=out)
+        cross(centers, X[chunk], out)
         nearest_from_scores(
-            out, neg_half_sq_norms, X[start:stop], best_index, labels[start:stop],
-            best if best_scores is None else best_scores[start:stop], accumulate, sums, counts,
+            out, neg_half_sq_norms, X[chunk], best_index, labels[chunk],
+            best if best_scores is None else best_scores[chunk], accumulate, *parts[-1],
         )
-    return sums, counts
+    return parts
 
 
 def assign_blocks(
@@ -152,21 +173,27 @@ def assign_blocks(
     """Nearest center of each row into ``labels``; with ``accumulate``, the cluster sums
     (float64) and counts of that assignment, else zeros. Call it with BLAS at one thread.
 
-    ``best_scores``, when given, receives ``x.c - ||c||^2/2`` for the chosen center.
+    The rows are split into one contiguous block per worker of ``pool``, each run by
+    :func:`assign_chunks`. ``best_scores``, when given, receives ``x.c - ||c||^2/2`` for
+    the chosen center.
     """
     k, d = centers.shape
     X = np.ascontiguousarray(X)
-    neg_half_sq_norms = (-0.5 * np.einsum("ij,ij->i", centers, centers, dtype=np.float64)).astype(X.dtype)
+    neg_half_sq_norms = half_norm_shifts(centers, X.dtype)
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
     n = X.shape[0]
     workers = pool._max_workers if pool is not None else 1
-    bounds = np.linspace(0, n, workers + 1).astype(int)
-    blocks = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    args = (centers, neg_half_sq_norms, labels, best_scores, chunk_rows, accumulate)
+    bounds = np.linspace(0, n, workers + 1).astype(int).tolist()
+    blocks = [[slice(start, min(start + chunk_rows, b)) for start in range(a, b, chunk_rows)]
+              for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+    def run(chunks: list[slice]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return assign_chunks(X, chunks, centers, neg_half_sq_norms, labels, best_scores=best_scores, accumulate=accumulate)
+
     if pool is None or len(blocks) == 1:
-        parts = [_assign_block(X, block, *args) for block in blocks]
+        parts = [part for block in blocks for part in run(block)]
     else:
-        parts = list(pool.map(lambda block: _assign_block(X, block, *args), blocks))
+        parts = [part for block_parts in pool.map(run, blocks) for part in block_parts]
     sums = np.zeros((k, d), dtype=np.float64)
     counts = np.zeros(k, dtype=np.int64)
     for part_sums, part_counts in parts:
