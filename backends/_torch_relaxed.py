@@ -103,11 +103,7 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
             noise_fn = None
             if noise_seed is not None:
                 def noise_fn(index: int, rows: int, step: int = step) -> torch.Tensor:
-                    source = ops.chunk_noise_generator(noise_seed, step, index, str(X.device))
-                    if X.device.type == "cpu":
-                        # Drawn k x rows: the CPU chunk reads it transposed, with no copy.
-                        return ops.gumbel_noise(M.shape[0], rows, source, X).T
-                    return ops.gumbel_noise(rows, M.shape[0], source, X)
+                    return ops.chunk_gumbel_noise(noise_seed, step, index, rows, M.shape[0], X)
             loss = ops.relaxed_kmeans_loss(Xb, M, inv_taus[step], loss=loss_kind, chunk_rows=chunk,
                                            noise_fn=noise_fn, x_sq_sum=Xb_sq_sum)
             loss.backward()

@@ -44,6 +44,16 @@ def _buffer(name: str, rows: int, cols: int, dtype: torch.dtype) -> torch.Tensor
     return buffer[:size].view(rows, cols)
 
 
+def gumbel_buffer(key: int, k: int, rows: int, dtype: torch.dtype) -> torch.Tensor:
+    """The Gumbel noise of the stream ``key`` in this thread's ``k x rows`` noise buffer
+    (overwritten by the thread's next call)."""
+    from diffclust.backends._gumbel_cpu import fill_gumbel
+
+    noise = _buffer("noise", k, rows, dtype)
+    fill_gumbel(key, noise.numpy())
+    return noise
+
+
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _assign(cross_t, m_sq, noise_t, inv_tau, X_rows, labels, best_score, best_logit, sums, counts):  # pragma: no cover - compiled
     """Pass 1. ``cross_t`` holds ``x.m_j`` (``k x m``) and becomes ``s = ||m||^2 - 2 x.m``.

@@ -56,9 +56,8 @@ def centroid_distances(M: torch.Tensor) -> torch.Tensor:
 
 
 def noise_generator(seed: int, device: str) -> torch.Generator | np.random.Generator:
-    """One source of Gumbel noise seeded from ``seed``: numpy's SFC64 on the CPU (its raw
-    64-bit output is about four times as fast as torch's Mersenne Twister uniforms, and the
-    noise is drawn for every point and cluster at every step), torch's on accelerators."""
+    """One source of Gumbel noise seeded from ``seed``: numpy's SFC64 on the CPU (raw words
+    turned into noise by :mod:`diffclust.backends._gumbel_cpu`), torch's on accelerators."""
     if device == "cpu":
         return np.random.Generator(np.random.SFC64(int(seed)))
     generator = torch.Generator(device=device)
@@ -78,50 +77,44 @@ def splitmix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def chunk_noise_generator(seed: int, step: int, chunk: int, device: str) -> torch.Generator | np.random.Generator:
-    """The noise source of one chunk of one step: its own stream per ``(seed, step,
-    chunk)``, so that chunks can be drawn on any thread in any order and the noise does not
-    depend on the number of threads. On the CPU an SFC64 whose three state words are
-    SplitMix64 hashes of the triple (microseconds; seeding through SeedSequence takes a
-    quarter of a millisecond, at every chunk of every step), with its first outputs
-    discarded as SFC64's own seeding does."""
-    a = splitmix64(splitmix64(splitmix64(int(seed) & MASK64) ^ int(step)) ^ int(chunk))
-    if device != "cpu":
-        return noise_generator(a & 0x7FFF_FFFF_FFFF_FFFF, device)
-    b, c = splitmix64(a), splitmix64(a ^ 0xD1B54A32D192ED03)
-    bit_generator = np.random.SFC64(0)
-    bit_generator.state = {"bit_generator": "SFC64", "state": {"state": np.array([a, b, c, 1], dtype=np.uint64)},
-                           "has_uint32": 0, "uinteger": 0}
-    bit_generator.random_raw(12)
-    return np.random.Generator(bit_generator)
+def chunk_noise_key(seed: int, step: int, chunk: int) -> int:
+    """The 64-bit key of the noise of one chunk of one step: its own stream per ``(seed,
+    step, chunk)``, so that chunks can be drawn on any thread in any order and the noise
+    does not depend on the number of threads."""
+    return splitmix64(splitmix64(splitmix64(int(seed) & MASK64) ^ int(step)) ^ int(chunk))
 
 
-#: Uniforms are ``(m + 1/2) 2^-23`` for a 23-bit integer ``m``: strictly inside ``(0, 1)``
-#: (from ``2^-24`` to ``1 - 2^-24``, both exact in float32), so the noise is always finite
-#: with no clamp; the grid is as fine as float32's spacing just below 1.
-UNIFORM_BITS = 23
+def chunk_gumbel_noise(seed: int, step: int, chunk: int, rows: int, k: int, like: torch.Tensor) -> torch.Tensor:
+    """The Gumbel noise of one chunk of one step (``rows x k``, ``like``'s dtype and device).
 
+    On the CPU it is drawn in one compiled pass (:func:`diffclust.backends._gumbel_cpu.fill_gumbel`)
+    into a per-thread ``k x rows`` buffer and returned as its transposed view, which the CPU
+    chunk reads with no copy; the buffer is reused by the thread's next chunk, so the noise
+    must be consumed before then. On accelerators it comes from torch's generator."""
+    key = chunk_noise_key(seed, step, chunk)
+    if like.device.type == "cpu":
+        from diffclust.backends._torch_relaxed_cpu import gumbel_buffer
 
-def uniform_open(rows: int, k: int, generator: torch.Generator | np.random.Generator, device: torch.device) -> torch.Tensor:
-    """Float32 uniforms on ``(0, 1)`` (open), ``rows x k``. On the CPU from numpy's raw
-    64-bit words, two uniforms per word, in three vectorized passes."""
-    if isinstance(generator, np.random.Generator):
-        size = rows * k
-        raw = generator.bit_generator.random_raw((size + 1) // 2)
-        words = torch.from_numpy(raw.view(np.int32)[:size]).view(rows, k)
-        mantissa = words.bitwise_and_((1 << UNIFORM_BITS) - 1)
-        return torch.add(mantissa, 0.5).mul_(2.0 ** -UNIFORM_BITS)
-    u = torch.rand((rows, k), generator=generator, dtype=torch.float32, device=device)
-    info = torch.finfo(torch.float32)
-    return u.clamp_(info.tiny, 1.0 - info.eps)
+        return gumbel_buffer(key, k, rows, like.dtype).T
+    return gumbel_noise(rows, k, noise_generator(key & 0x7FFF_FFFF_FFFF_FFFF, str(like.device)), like)
 
 
 def gumbel_noise(rows: int, k: int, generator: torch.Generator | np.random.Generator, like: torch.Tensor) -> torch.Tensor:
-    """Standard Gumbel noise ``-log(-log u)`` in ``like``'s dtype and device, with ``u``
-    strictly inside ``(0, 1)`` so that the noise is always finite (a uniform draw of
-    exactly 0 would give ``-inf``). Drawn in float32 whatever the data's dtype, so float32
-    and float64 data see the same noise for one seed."""
-    u = uniform_open(rows, k, generator, like.device)
+    """Standard Gumbel noise ``-log(-log u)`` (``rows x k``) in ``like``'s dtype and device,
+    with ``u`` strictly inside ``(0, 1)`` so that the noise is always finite (a uniform draw
+    of exactly 0 would give ``-inf``). Drawn in float32 whatever the data's dtype, so float32
+    and float64 data see the same noise for one seed. From a numpy generator (CPU), the
+    uniforms are those of :mod:`diffclust.backends._gumbel_cpu`."""
+    if isinstance(generator, np.random.Generator):
+        from diffclust.backends._gumbel_cpu import gumbel_from_words
+
+        words = generator.bit_generator.random_raw((rows * k + 1) // 2)
+        out = torch.empty((rows, k), dtype=like.dtype)
+        gumbel_from_words(words, out.numpy().reshape(-1))
+        return out
+    u = torch.rand((rows, k), generator=generator, dtype=torch.float32, device=like.device)
+    info = torch.finfo(torch.float32)
+    u.clamp_(info.tiny, 1.0 - info.eps)
     return u.log_().neg_().log_().neg_().to(like.dtype)
 
 

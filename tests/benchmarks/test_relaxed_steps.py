@@ -86,7 +86,7 @@ def test_torch_relaxed_step(benchmark, data, torch_threads, stochastic):
     noise_fn = None
     if stochastic:
         def noise_fn(index, rows):
-            return ops.gumbel_noise(rows, init.shape[0], ops.chunk_noise_generator(0, 0, index, "cpu"), Xt)
+            return ops.chunk_gumbel_noise(0, 0, index, rows, init.shape[0], Xt)
     x_sq_sum = torch.einsum("ij,ij->", Xt, Xt).double()
 
     def step():
