@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from diffclust.errors import DiffclustError
+from diffclust.reporting.metricinfo import TIME_METRICS
 from diffclust.reporting.runs import Runs
+from diffclust.reporting.scaling import render_scaling_table, scaling_table
 from diffclust.reporting.tables import DEFAULT_METRICS, DEFAULT_ROWS, build_table, render
 
 FORMATS = ("md", "latex", "csv", "html", "json")
@@ -49,10 +51,22 @@ def render_report(
         return json.dumps(document, indent=2, default=str) + "\n", [*runs.notes, *notes]
     table = build_table(runs.results, metrics or DEFAULT_METRICS, rows, cols, agg, compare, test, alpha)
     notes = [*runs.notes, *table.notes]
+    scaling = scaling_table(runs.results, scaling_metric(metrics), agg)
     if fmt == "html":
         from diffclust.reporting.figures import make_figures
         from diffclust.reporting.html import html_report
 
         figures, skipped = make_figures(runs, agg=agg)
-        return html_report(runs, table, figures, skipped), notes
-    return render(table, fmt), notes
+        return html_report(runs, table, figures, skipped, scaling=scaling), notes
+    if fmt == "csv":
+        return render(table, fmt), notes  # one table per CSV file; the exponents are in md, latex and html
+    text = render(table, fmt)
+    extra = render_scaling_table(scaling, fmt)
+    return (f"{text}\n{extra}" if extra else text), notes
+
+
+def scaling_metric(metrics: Sequence[str] | None) -> str:
+    """The time the exponents are fitted to: the first metric asked for when it is a time,
+    else ``wall_s`` (as the scaling figure)."""
+    first = (metrics or ["wall_s"])[0]
+    return first if first in TIME_METRICS else "wall_s"

@@ -24,8 +24,9 @@ import pandas as pd
 from diffclust.errors import DiffclustError
 from diffclust.reporting.aggregate import centre_and_spread, check_aggregation, seed_statistics
 from diffclust.reporting.metricinfo import TIME_METRICS, metric_info
-from diffclust.reporting.profiles import performance_ratios, profile, scaling_exponent
+from diffclust.reporting.profiles import performance_ratios, profile
 from diffclust.reporting.runs import Runs
+from diffclust.reporting.scaling import contenders, grown_families, scaling_exponent, series, usable_rows
 
 FIGURES = ("scaling", "convergence", "quality", "profile")
 FORMATS = ("png", "svg")
@@ -55,14 +56,6 @@ def new_figure(width: float, height: float):
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
-
-
-def contenders(results: pd.DataFrame) -> pd.Series:
-    """What a figure compares: the backend label, with ``@device`` when devices differ."""
-    label = results["backend_label"].astype(str)
-    if results["device"].nunique() > 1:
-        label = label + "@" + results["device"].astype(str)
-    return label
 
 
 class Palette:
@@ -111,25 +104,17 @@ def scaling_figure(results: pd.DataFrame, metric: str = "wall_s", agg: str = "me
     when there is none, one panel shows every problem and says that d and k vary.
     """
     check_aggregation(agg)
-    ok = results[(results["status"] == "ok") & results[metric].notna() & results["n"].notna()].copy()
+    ok = usable_rows(results, metric)
     if ok.empty:
         raise FigureSkipped(f"no successful row has {metric} and n")
-    ok["contender"] = contenders(ok)
     palette = Palette(contenders(results))
-    ok["family"] = ok["dataset"].astype(str) + ", d=" + ok["d"].astype(int).astype(str) + ", k=" + ok["k"].astype(int).astype(str)
-    grown = [f for f, rows in ok.groupby("family", sort=False) if rows["n"].nunique() > 1]
-    panels = [(f"{family}: n varies", ok[ok["family"] == family]) for family in grown]
+    panels = [(f"{family}: n varies", ok[ok["family"] == family]) for family in grown_families(ok)]
     if not panels:
         panels = [("all problems (d and k vary with n)", ok)]
     figure, axes = _grid(len(panels), width=4.6, height=3.4)
     info = metric_info(metric)
     for ax, (title, rows) in zip(axes, panels):
-        for name, runs in rows.groupby("contender", sort=False):
-            points = []
-            for n, group in runs.groupby("n"):
-                centre, low, high = centre_and_spread(seed_statistics(group[metric].to_numpy(float)), agg)
-                points.append((n, centre, low, high))
-            n, centre, low, high = (np.array(v, dtype=float) for v in zip(*points))
+        for name, n, centre, low, high in series(rows, metric, agg):
             colour = palette.colour(name)
             exponent = scaling_exponent(n, centre)
             label = f"{name} (b = {exponent:.2f})" if math.isfinite(exponent) else f"{name} (one n: no fit)"

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from diffclust.errors import DiffclustError
 from diffclust.reporting.figures import figure_bytes
 from diffclust.reporting.runs import Runs
+from diffclust.reporting.scaling import CAPTION as SCALING_CAPTION
 from diffclust.reporting.tables import ComparisonTable, to_html as table_html
 
 FIGURE_CAPTIONS = {
@@ -57,6 +58,11 @@ dt { font-weight: 600; } dd { margin: 0; word-break: break-all; }
 {% for note in notes %}<p class="notes">{{ note }}</p>{% endfor %}
 <h2 id="table">Comparison</h2>
 {{ table }}
+{% if scaling %}
+<h2 id="scaling">Time against n</h2>
+{{ scaling }}
+<p class="notes">{{ scaling_caption }}</p>
+{% endif %}
 <h2 id="figures">Figures</h2>
 {% for name, image, caption in figures %}
 <figure id="figure-{{ name }}"><img src="data:image/svg+xml;base64,{{ image }}" alt="{{ name }} figure"><figcaption><b>{{ name }}</b>. {{ caption }}</figcaption></figure>
@@ -99,8 +105,15 @@ def failures_table(results: pd.DataFrame) -> pd.DataFrame:
     return failed[columns].rename(columns={"backend_label": "backend", "dataset_label": "dataset"})
 
 
+def scaling_html(scaling: pd.DataFrame) -> str:
+    """The exponents table (:func:`diffclust.reporting.scaling.scaling_table`) as HTML."""
+    times = {c: "{:.3g}" for c in scaling.columns if " at n " in c}
+    styler = scaling.style.hide(axis="index").format({**times, "b": "{:.2f}", "b (two largest n)": "{:.2f}", "n from": "{:,}", "n to": "{:,}"})
+    return styler.to_html(table_attributes='class="scaling"')
+
+
 def html_report(runs: Runs, table: ComparisonTable, figures: dict[str, object], skipped: dict[str, str] | None = None,
-                title: str = "diffclust report") -> str:
+                title: str = "diffclust report", scaling: pd.DataFrame | None = None) -> str:
     """The whole report as one HTML document (UTF-8 text)."""
     jinja2 = _jinja()
     images = [(name, base64.b64encode(figure_bytes(figure, "svg")).decode("ascii"), FIGURE_CAPTIONS.get(name, ""))
@@ -117,6 +130,8 @@ def html_report(runs: Runs, table: ComparisonTable, figures: dict[str, object], 
         table=Markup(table_html(table)),
         figures=images,
         skipped=skipped or {},
+        scaling_caption=SCALING_CAPTION,
+        scaling=Markup(scaling_html(scaling)) if scaling is not None and len(scaling) else "",
         failures=Markup(failures.to_html(index=False, classes="failures", border=0, na_rep="")) if len(failures) else "",
         environments={run: _environment_summary(env) for run, env in runs.environments.items()},
     )

@@ -1,4 +1,4 @@
-"""Performance profiles (Dolan and Moré, 2002) and fitted scaling exponents.
+"""Performance profiles (Dolan and Moré, 2002).
 
 A performance profile answers "on what fraction of the problems is this solver within a
 factor tau of the best one?". For each problem p and solver s with cost t(p, s) (wall
@@ -38,14 +38,3 @@ def profile(ratios: pd.Series, taus: np.ndarray) -> np.ndarray:
     """rho(tau) for one solver's ratios: the fraction of problems with ratio <= tau."""
     values = np.sort(ratios.to_numpy(dtype=float))
     return np.searchsorted(values, taus, side="right") / max(len(values), 1)
-
-
-def scaling_exponent(n: Sequence[float], t: Sequence[float]) -> float:
-    """The slope b of the least-squares fit log t = a + b log n; NaN with fewer than two n."""
-    n_arr, t_arr = np.asarray(n, dtype=float), np.asarray(t, dtype=float)
-    keep = (n_arr > 0) & (t_arr > 0) & np.isfinite(n_arr) & np.isfinite(t_arr)
-    n_arr, t_arr = n_arr[keep], t_arr[keep]
-    if np.unique(n_arr).size < 2:
-        return float("nan")
-    slope, _ = np.polyfit(np.log(n_arr), np.log(t_arr), 1)
-    return float(slope)

@@ -109,6 +109,23 @@ def make() -> SimpleNamespace:
     return SimpleNamespace(row=row, run=write_run, toy_rows=toy_rows, toy_trace=toy_trace)
 
 
+#: The n of :func:`grid_run`.
+SIZES = (1000, 4000, 16000)
+
+
+@pytest.fixture
+def grid_run(tmp_path, make):
+    """blobs at three n: alpha's time grows like n, beta's like n^2; gamma always crashes."""
+    rows = []
+    for n in SIZES:
+        label = f"blobs(n={n})"
+        for seed in range(3):
+            rows.append(make.row("alpha", label, seed, n=n, inertia=10.0 + seed, ari=0.9, wall_s=1e-6 * n * (1 + 0.01 * seed)))
+            rows.append(make.row("beta", label, seed, n=n, inertia=11.0 + seed, ari=0.8, wall_s=1e-9 * n**2))
+            rows.append(make.row("gamma", label, seed, n=n, status="crashed"))
+    return make.run(tmp_path / "grid", rows, make.toy_trace(rows))
+
+
 # -- artifacts a test run keeps (screenshots), listed at the end of the run ------------------
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffclust.reporting.profiles import performance_ratios, profile, scaling_exponent
+from diffclust.reporting.profiles import performance_ratios, profile
+from diffclust.reporting.scaling import scaling_exponent
 
 
 def test_ratios_and_profile():
