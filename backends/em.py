@@ -16,10 +16,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 import diffclust
-from diffclust.kmeans_math import assign_blocks, row_chunks
+from diffclust.kmeans_math import assign_blocks, blas_controller, row_chunks
 
 
 def tolerance(X: np.ndarray, tol: float) -> float:
@@ -71,7 +70,9 @@ def lloyd(
     Returns labels, centroids (X's dtype), iterations, whether it converged, and how many
     empty-cluster relocations happened.
     """
-    with threadpool_limits(1, user_api="blas"):
+    # A cached controller: threadpool_limits() scans the process's libraries at every call,
+    # milliseconds once torch or JAX are loaded, which is the whole fit at small n.
+    with blas_controller().limit(limits=1, user_api="blas"):
         if threads > 1 and X.shape[0] >= 2 * chunk_rows:
             with ThreadPoolExecutor(threads, thread_name_prefix="diffclust-em") as pool:
                 return _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool)
