@@ -56,7 +56,12 @@ class ComparisonTable:
         frame = self.cells.set_index([*self.rows, "metric", *self.cols])[column]
         wide = frame.unstack(["metric", *self.cols], sort=False)
         if self.cols:
-            keys = [k for m in self.metrics for k in wide.columns if k[0] == m]
+            # Column groups in the order of _ordered (numbers ascending), not as first met
+            # in the rows: a value that only some rows have would otherwise come first.
+            groups = _ordered(self.cells, list(self.cols))[list(self.cols)].drop_duplicates()
+            present = set(wide.columns)
+            keys = [key for m in self.metrics for group in groups.itertuples(index=False, name=None)
+                    if (key := (m, *group)) in present]
             wide = wide.reindex(columns=pd.MultiIndex.from_tuples(keys, names=wide.columns.names))
         else:
             wide = wide.reindex(columns=self.metrics)

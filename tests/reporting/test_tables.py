@@ -244,6 +244,17 @@ def test_numeric_dimensions_sort_as_numbers(tmp_path, make):
     assert r"\multicolumn{3}{c}{wall\_s}" in to_latex(table)
 
 
+def test_numeric_columns_sort_as_numbers_when_some_rows_lack_some_values(tmp_path, make):
+    # alpha's first rows (the "big" dataset) ran at the largest n only: its column still goes last.
+    rows = [make.row("alpha", "big(n=16000)", s, n=16000, d=8, wall_s=1.0) for s in range(2)]
+    rows += [make.row(b, f"grid(n={n})", s, n=n, wall_s=n * 1e-6) for b in ("alpha", "beta") for n in (1000, 4000, 16000) for s in range(2)]
+    for row in rows:
+        row["dataset"] = row["dataset_label"].split("(")[0]
+    table = build_table(load_runs([make.run(tmp_path / "r", rows)]).results, metrics=["wall_s"],
+                        rows=["backend", "dataset"], cols=["n"], compare=None)
+    assert list(table.wide("text").columns) == [("wall_s", 1000), ("wall_s", 4000), ("wall_s", 16000)]
+
+
 def test_latex_compiles_where_pdflatex_is_installed(table, tmp_path):
     pdflatex = shutil.which("pdflatex")
     if pdflatex is None:
