@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from diffclust.kmeans_math import assign, assign_blocks
+from diffclust.kmeans_math import assign, assign_blocks, assignment_cost
 
 
 def _brute(X: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,3 +52,19 @@ def test_exact_ties_go_to_the_lowest_index_in_every_chunk():
     expected, _ = _brute(X, M)
     assert not (labels == 6).any() and not (labels == 8).any()
     np.testing.assert_array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_assignment_cost_is_the_float64_sum_of_squared_differences(dtype):
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(5000, 7)) * 3 + 1e3).astype(dtype)  # a large offset: cancellation would show
+    M = rng.normal(size=(6, 7)) + 1e3
+    labels = rng.integers(0, 6, size=5000)
+    diff = X.astype(np.float64) - M[labels]
+    expected = float(np.sum(diff * diff))
+    assert assignment_cost(X, labels, M) == pytest.approx(expected, rel=1e-12)
+    assert assignment_cost(np.asfortranarray(X), labels.astype(np.int32), M.astype(np.float32)) == pytest.approx(
+        float(np.sum((X.astype(np.float64) - M.astype(np.float32).astype(np.float64)[labels]) ** 2)), rel=1e-12)
+    with pytest.raises(ValueError, match="indices into 6 centroids"):
+        assignment_cost(X, np.full(5000, 6), M)
+
