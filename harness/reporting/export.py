@@ -51,6 +51,8 @@ def render_report(
         return json.dumps(document, indent=2, default=str) + "\n", [*runs.notes, *notes]
     table = build_table(runs.results, metrics or DEFAULT_METRICS, rows, cols, agg, compare, test, alpha)
     notes = [*runs.notes, *table.notes]
+    if fmt == "csv":
+        return render(table, fmt), notes  # one table per CSV file; the exponents are in md, latex and html
     scaling = scaling_table(runs.results, scaling_metric(metrics), agg)
     if fmt == "html":
         from diffclust.reporting.figures import make_figures
@@ -58,8 +60,6 @@ def render_report(
 
         figures, skipped = make_figures(runs, agg=agg)
         return html_report(runs, table, figures, skipped, scaling=scaling), notes
-    if fmt == "csv":
-        return render(table, fmt), notes  # one table per CSV file; the exponents are in md, latex and html
     text = render(table, fmt)
     extra = render_scaling_table(scaling, fmt)
     return (f"{text}\n{extra}" if extra else text), notes

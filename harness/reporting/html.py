@@ -15,7 +15,7 @@ from markupsafe import Markup
 from diffclust.errors import DiffclustError
 from diffclust.reporting.figures import figure_bytes
 from diffclust.reporting.runs import Runs
-from diffclust.reporting.scaling import CAPTION as SCALING_CAPTION
+from diffclust.reporting.scaling import CAPTION as SCALING_CAPTION, column_formats
 from diffclust.reporting.tables import ComparisonTable, to_html as table_html
 
 FIGURE_CAPTIONS = {
@@ -107,8 +107,7 @@ def failures_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def scaling_html(scaling: pd.DataFrame) -> str:
     """The exponents table (:func:`diffclust.reporting.scaling.scaling_table`) as HTML."""
-    times = {c: "{:.3g}" for c in scaling.columns if " at n " in c}
-    styler = scaling.style.hide(axis="index").format({**times, "b": "{:.2f}", "b (two largest n)": "{:.2f}", "n from": "{:,}", "n to": "{:,}"})
+    styler = scaling.style.hide(axis="index").format(column_formats(scaling))
     return styler.to_html(table_attributes='class="scaling"')
 
 

@@ -66,6 +66,12 @@ CAPTION = ("Time against n: b is the slope of the least-squares fit log t = a + 
            "the backend succeeded (seeds aggregated first); b (two largest n) the slope between the last two.")
 
 
+def column_formats(table: pd.DataFrame) -> dict[str, str]:
+    """How each number column of :func:`scaling_table` is written (``str.format`` specs)."""
+    formats = {c: "{:.3g}" for c in table.columns if " at n " in c}
+    return {**formats, "b": "{:.2f}", "b (two largest n)": "{:.2f}", "n from": "{:,}", "n to": "{:,}"}
+
+
 def scaling_table(results: pd.DataFrame, metric: str = "wall_s", agg: str = "mean-std") -> pd.DataFrame:
     """One row per family and backend that ran at two n or more: the n range, the number of
     n, the time at the smallest and largest n, the exponent b over all of them, and the
@@ -88,18 +94,11 @@ def render_scaling_table(table: pd.DataFrame, fmt: str) -> str:
     """The table under a heading, in Markdown or LaTeX (booktabs); empty for no rows."""
     if table.empty:
         return ""
-    shown = table.copy()
-    time_columns = [c for c in shown.columns if " at n " in c]
-    caption = CAPTION
+    formats = column_formats(table)
     if fmt == "latex":
-        styler = shown.style.hide(axis="index").format({**{c: "{:.3g}" for c in time_columns}, "b": "{:.2f}", "b (two largest n)": "{:.2f}",
-                                                         "n from": "{:,}", "n to": "{:,}"})
-        return styler.to_latex(hrules=True, caption=caption, label="tab:diffclust-scaling",
-                               position_float="centering", environment="table")
-    for c in time_columns:
-        shown[c] = shown[c].map(lambda v: f"{v:.3g}")
-    for c in ("b", "b (two largest n)"):
-        shown[c] = shown[c].map(lambda v: f"{v:.2f}")
-    for c in ("n from", "n to"):
-        shown[c] = shown[c].map(lambda v: f"{v:,}")
-    return f"### Time against n\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n\n{caption}\n"
+        return table.style.hide(axis="index").format(formats).to_latex(
+            hrules=True, caption=CAPTION, label="tab:diffclust-scaling", position_float="centering", environment="table")
+    shown = table.copy()
+    for column, spec in formats.items():
+        shown[column] = shown[column].map(spec.format)
+    return f"### Time against n\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n\n{CAPTION}\n"
