@@ -18,7 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 import diffclust
-from diffclust.kmeans_math import assign_blocks, blas_controller, row_chunks
+from diffclust.kmeans_math import DEFAULT_CHUNK_ROWS, assign_blocks, blas_controller, row_chunks
+
+#: Rows per thread below which a second thread costs more (waking it, every iteration)
+#: than it saves.
+MIN_ROWS_PER_THREAD = 4096
 
 
 def tolerance(X: np.ndarray, tol: float) -> float:
@@ -61,7 +65,7 @@ def lloyd(
     *,
     max_iter: int = 300,
     tol: float = 1e-4,
-    chunk_rows: int = 1024,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     threads: int = 1,
     trace: diffclust.Trace | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, bool, int]:
@@ -73,7 +77,8 @@ def lloyd(
     # A cached controller: threadpool_limits() scans the process's libraries at every call,
     # milliseconds once torch or JAX are loaded, which is the whole fit at small n.
     with blas_controller().limit(limits=1, user_api="blas"):
-        if threads > 1 and X.shape[0] >= 2 * chunk_rows:
+        threads = min(threads, X.shape[0] // MIN_ROWS_PER_THREAD)
+        if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="diffclust-em") as pool:
                 return _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool)
         return _lloyd(X, init, max_iter, tol, chunk_rows, trace, None)
@@ -116,8 +121,8 @@ class EMBackend(diffclust.Backend):
     name = "em"
     framework = "numpy"
     differentiable = False
-    params = {"max_iter": 300, "tol": 1e-4, "chunk_rows": 1024}
-    version = "3"
+    params = {"max_iter": 300, "tol": 1e-4, "chunk_rows": DEFAULT_CHUNK_ROWS}
+    version = "4"
 
     def __init__(self) -> None:
         self.threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
