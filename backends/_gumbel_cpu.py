@@ -14,9 +14,9 @@ is as much work as the two GEMMs of the step. Drawn with numpy (raw SFC64 words)
   of numpy's ``random_raw(...).view(uint32)``). A half's low 23 bits ``m`` make
   ``u = (m + 1/2) 2^-23``, strictly inside ``(0, 1)`` (``2^-24`` to ``1 - 2^-24``, both
   exact in float32), so the noise is finite with no clamp.
-* **Gumbel.** ``-log(-log u)`` in float32, with a polynomial ``log`` (the Cephes ``logf``
-  scheme: exponent and mantissa split by bit casts, a degree-9 polynomial on
-  ``[sqrt(1/2) - 1, sqrt(2) - 1]``) that vectorizes where libm's ``logf`` would be a
+* **Gumbel.** ``-log(-log u)`` in float32, with a polynomial ``log`` (:mod:`diffclust.backends._float32_math`:
+  the Cephes ``logf`` scheme, exponent and mantissa split by bit casts, a degree-9
+  polynomial on ``[sqrt(1/2) - 1, sqrt(2) - 1]``) that vectorizes where libm's ``logf`` would be a
   scalar call per value. Its error is about one unit in the last place; the tests compare
   the noise with a float64 reference over every possible ``u``.
 
@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import types
-from numba.extending import intrinsic
+
+from diffclust.backends._float32_math import log_f32
 
 #: Generators run side by side (a multiple of the vector width of 64-bit integers).
 LANES = 16
@@ -39,66 +39,8 @@ UNIFORM_BITS = 23
 _MASK64 = (1 << 64) - 1
 
 
-def _bit_cast(source, target):
-    """A numba intrinsic reinterpreting the bits of a ``source`` scalar as ``target``."""
-
-    @intrinsic
-    def cast(typingctx, x):  # pragma: no cover - compiled
-        if x != source:
-            return None
-
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], context.get_value_type(target))
-
-        return target(source), codegen
-
-    return cast
-
-
-#: The bits of a float32 as an int32, and back.
-_float_bits = _bit_cast(types.float32, types.int32)
-_bits_float = _bit_cast(types.int32, types.float32)
-
-
-_f32 = np.float32
-# Cephes logf: the polynomial, log(2) split in two parts, and sqrt(1/2).
-_P = tuple(_f32(c) for c in (
-    7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-    -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
-))
-_P0, _P1, _P2, _P3, _P4, _P5, _P6, _P7, _P8 = _P
-_LN2_HI = _f32(0.693359375)
-_LN2_LO = _f32(-2.12194440e-4)
-_SQRT_HALF = _f32(0.707106781186547524)
-_HALF = _f32(0.5)
-_ONE = _f32(1.0)
-_UNIFORM_SCALE = _f32(2.0 ** -UNIFORM_BITS)
-
-
-@numba.njit(inline="always", fastmath=False)
-def log_f32(x):  # pragma: no cover - compiled
-    """Natural log of a positive, normal float32 (no checks: the callers' inputs are)."""
-    bits = _float_bits(x)
-    # numba widens int32 arithmetic to int64: the casts keep it 32-bit.
-    e = np.int32(bits >> 23) - 126
-    m = _bits_float(np.int32((bits & 0x7FFFFF) | 0x3F000000))  # in [1/2, 1)
-    small = m < _SQRT_HALF
-    e = e - 1 if small else e
-    m = (m + m - _ONE) if small else (m - _ONE)
-    z = m * m
-    y = _P0 * m + _P1
-    y = y * m + _P2
-    y = y * m + _P3
-    y = y * m + _P4
-    y = y * m + _P5
-    y = y * m + _P6
-    y = y * m + _P7
-    y = y * m + _P8
-    y = y * m * z
-    fe = np.float32(e)
-    y = y + _LN2_LO * fe
-    y = y - _HALF * z
-    return (m + y) + _LN2_HI * fe
+_HALF = np.float32(0.5)
+_UNIFORM_SCALE = np.float32(2.0 ** -UNIFORM_BITS)
 
 
 @numba.njit(inline="always")

@@ -93,6 +93,9 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
         last = float("nan")
         x_sq = torch.einsum("ij,ij->i", X, X).double()
         x_sq_sum = x_sq.sum()
+        # The compiled CPU pass wants chunks whose scores stay in L2 (see _torch_relaxed_cpu).
+        step_chunk = rm.chunk_rows_for(X.shape[0], M.shape[0], int(params["chunk_rows"]),
+                                       accelerator=X.device.type != "cpu", compiled=True)
         for step, batch in enumerate(batches):
             if batch is None:
                 Xb, Xb_sq_sum = X, x_sq_sum
@@ -100,12 +103,9 @@ class TorchRelaxedBackend(rm.RelaxedParams, TorchBackend):
                 rows = torch.from_numpy(batch).to(X.device)
                 Xb, Xb_sq_sum = X[rows], x_sq[rows].sum()
             optimizer.zero_grad(set_to_none=True)
-            noise_fn = None
-            if noise_seed is not None:
-                def noise_fn(index: int, rows: int, step: int = step) -> torch.Tensor:
-                    return ops.chunk_gumbel_noise(noise_seed, step, index, rows, M.shape[0], X)
-            loss = ops.relaxed_kmeans_loss(Xb, M, inv_taus[step], loss=loss_kind, chunk_rows=chunk,
-                                           noise_fn=noise_fn, x_sq_sum=Xb_sq_sum)
+            noise = ops.GumbelStream(noise_seed, step) if noise_seed is not None else None
+            loss = ops.relaxed_kmeans_loss(Xb, M, inv_taus[step], loss=loss_kind, chunk_rows=step_chunk,
+                                           noise=noise, x_sq_sum=Xb_sq_sum)
             loss.backward()
             optimizer.step()
             if (step + 1) % every == 0 or step + 1 == len(taus):

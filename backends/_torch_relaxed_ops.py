@@ -9,7 +9,8 @@ this module from inside a backend's ``fit`` (it imports torch).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -84,6 +85,32 @@ def chunk_noise_key(seed: int, step: int, chunk: int) -> int:
     return splitmix64(splitmix64(splitmix64(int(seed) & MASK64) ^ int(step)) ^ int(chunk))
 
 
+def chunk_noise_keys(seed: int, step: int, chunks: int) -> np.ndarray:
+    """:func:`chunk_noise_key` of chunks ``0 .. chunks - 1`` (uint64), in numpy's wrapping
+    uint64 arithmetic rather than one Python call per chunk."""
+    base = np.uint64(splitmix64(splitmix64(int(seed) & MASK64) ^ int(step)))
+    x = np.arange(chunks, dtype=np.uint64) ^ base
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@dataclass(frozen=True)
+class GumbelStream:
+    """The Gumbel noise of one step of a seeded fit: one stream per chunk of rows, keyed by
+    ``(seed, step, chunk)``."""
+
+    seed: int
+    step: int
+
+    def chunk_keys(self, chunks: int) -> np.ndarray:
+        return chunk_noise_keys(self.seed, self.step, chunks)
+
+    def chunk_noise(self, chunk: int, rows: int, k: int, like: torch.Tensor) -> torch.Tensor:
+        return chunk_gumbel_noise(self.seed, self.step, chunk, rows, k, like)
+
+
 def chunk_gumbel_noise(seed: int, step: int, chunk: int, rows: int, k: int, like: torch.Tensor) -> torch.Tensor:
     """The Gumbel noise of one chunk of one step (``rows x k``, ``like``'s dtype and device).
 
@@ -156,13 +183,10 @@ def relaxed_chunk(
     weight is moved onto ``X`` (``chunk x d``) rather than applied to ``Q`` (``chunk x k``).
     The hard part (``one_hot(a)``) is a scatter of the rows of ``X``.
 
-    On the CPU the same quantities come from :mod:`diffclust.backends._torch_relaxed_cpu`
-    (transposed layout, compiled passes); this torch code runs on accelerators.
+    The loss's forward pass runs this on accelerators; on the CPU it computes the same
+    quantities in compiled code (:mod:`diffclust.backends._torch_relaxed_cpu`), and the
+    tests hold the two to each other.
     """
-    if X.device.type == "cpu":
-        from diffclust.backends._torch_relaxed_cpu import relaxed_chunk_cpu
-
-        return relaxed_chunk_cpu(X, M.detach(), m_sq, delta, inv_tau, noise, want_grad)
     S = cross_and_distances(X, M, m_sq)  # D - ||x||^2
     if noise is None:
         labels = row_argmin(S)
@@ -193,39 +217,37 @@ def relaxed_chunk(
     return value, grad.mul_(2.0), labels
 
 
-#: ``noise_fn(chunk_index, rows)``: the Gumbel noise of one chunk of rows, or None.
-NoiseFn = Callable[[int, int], "torch.Tensor | None"]
-
-
 class RelaxedKMeansLoss(torch.autograd.Function):
     """``L(U(M), M) / n`` in centroid mode, with the gradient computed chunk by chunk in the
     forward pass (two GEMMs per chunk, ``O(chunk x k)`` memory per thread) and kept as the
-    only residual: the backward pass is a scaling of it. On the CPU the chunks are spread
-    over the threads (:mod:`diffclust.backends._torch_chunks`) and summed in chunk order."""
+    only residual: the backward pass is a scaling of it. On the CPU the whole pass is
+    compiled (:mod:`diffclust.backends._torch_relaxed_cpu`); on an accelerator it is
+    :func:`relaxed_chunk` per chunk, summed in chunk order."""
 
     @staticmethod
-    def forward(ctx, M, X, inv_tau: float, chunk_rows: int, loss: str, noise_fn: NoiseFn | None, x_sq_sum=None):  # noqa: ANN001
-        from diffclust.backends._torch_chunks import map_chunks
-
+    def forward(ctx, M, X, inv_tau: float, chunk_rows: int, loss: str, noise: GumbelStream | None, x_sq_sum=None):  # noqa: ANN001
         want_grad = bool(ctx.needs_input_grad[0])
         n = X.shape[0]
         m_sq = torch.einsum("ij,ij->i", M, M)
         delta = centroid_distances(M) if loss == "quadratic" else None
+        if X.device.type == "cpu":
+            from diffclust.backends._torch_relaxed_cpu import relaxed_pass_cpu
 
-        def chunk(item: tuple[int, slice]) -> tuple[torch.Tensor, torch.Tensor | None]:
-            index, rows = item
-            noise = noise_fn(index, rows.stop - rows.start) if noise_fn is not None else None
-            value, chunk_grad, _ = relaxed_chunk(X[rows], M, m_sq, delta, inv_tau, noise, loss, want_grad)
-            return value, chunk_grad
-
-        parts = map_chunks(chunk, enumerate(row_slices(n, chunk_rows)), X.device)
-        total = torch.stack([value for value, _ in parts]).sum()
+            keys = None if noise is None else noise.chunk_keys(-(-n // chunk_rows))
+            total, grad = relaxed_pass_cpu(X, M.detach(), m_sq, delta, inv_tau, log_tiny(X.dtype), chunk_rows, keys,
+                                           want_grad, torch.get_num_threads())
+        else:
+            total = torch.zeros((), dtype=torch.float64, device=X.device)
+            grad = torch.zeros_like(M) if want_grad else None
+            for index, rows in enumerate(row_slices(n, chunk_rows)):
+                chunk_noise = None if noise is None else noise.chunk_noise(index, rows.stop - rows.start, M.shape[0], X)
+                value, chunk_grad, _ = relaxed_chunk(X[rows], M, m_sq, delta, inv_tau, chunk_noise, loss, want_grad)
+                total += value
+                if want_grad:
+                    grad += chunk_grad
         if x_sq_sum is None:
             x_sq_sum = torch.einsum("ij,ij->", X, X).double()
         if want_grad:
-            grad = parts[0][1]
-            for _, chunk_grad in parts[1:]:
-                grad += chunk_grad
             ctx.save_for_backward(grad.div_(n))
         return ((total + x_sq_sum) / n).to(M.dtype)
 
@@ -236,14 +258,15 @@ class RelaxedKMeansLoss(torch.autograd.Function):
 
 
 def relaxed_kmeans_loss(X: torch.Tensor, M: torch.Tensor, inv_tau: float, *, loss: str = "linear",
-                        chunk_rows: int = 4096, noise_fn: NoiseFn | None = None,
+                        chunk_rows: int = 1024, noise: GumbelStream | None = None,
                         x_sq_sum: torch.Tensor | None = None) -> torch.Tensor:
     """The relaxed k-means loss (mean over rows) with the fast backward pass.
 
+    ``noise`` is the step's Gumbel noise (Gumbel-softmax) or None (straight-through).
     ``x_sq_sum``, ``sum ||x||^2`` over the rows of ``X`` (float64), saves a pass over ``X``
     when the caller knows it (it is the same at every step).
     """
-    return RelaxedKMeansLoss.apply(M, X, float(inv_tau), int(chunk_rows), loss, noise_fn, x_sq_sum)
+    return RelaxedKMeansLoss.apply(M, X, float(inv_tau), int(chunk_rows), loss, noise, x_sq_sum)
 
 
 def literal_relaxed_loss(X: torch.Tensor, M: torch.Tensor, inv_tau: float, *, loss: str = "linear",

@@ -27,7 +27,7 @@ class TorchSTEBackend(TorchRelaxedBackend):
 
     name = "torch-ste"
     params = dict(STE_PARAMS)
-    version = "2"
+    version = "3"
 
 
 @diffclust.hookimpl

@@ -73,3 +73,26 @@ def test_torch_chunk_noise_is_the_chunks_stream_transposed():
     assert np.array_equal(noise.numpy(), expected)
     other_step = ops.chunk_gumbel_noise(seed=3, step=6, chunk=2, rows=100, k=7, like=like).numpy()
     assert not np.allclose(other_step, expected)
+
+
+def test_fast_float32_exp_is_within_one_ulp_over_its_domain():
+    import numba
+
+    from diffclust.backends._float32_math import EXP_F32_MIN, exp_of
+
+    @numba.njit
+    def exp_all(x, out):
+        for i in range(x.shape[0]):
+            out[i] = exp_of(x[i])
+
+    x = np.linspace(EXP_F32_MIN, 88.0, 2_000_001).astype(np.float32)
+    out = np.empty_like(x)
+    exp_all(x, out)
+    exact = np.exp(x.astype(np.float64))
+    ulps = np.abs(out - exact) / np.spacing(exact.astype(np.float32)).astype(np.float64)
+    assert ulps.max() < 1.5
+    assert out.min() >= np.finfo(np.float32).tiny  # never subnormal
+    x64 = x.astype(np.float64)
+    out64 = np.empty_like(x64)
+    exp_all(x64, out64)  # float64 goes through libm: exact to rounding
+    np.testing.assert_allclose(out64, exact, rtol=1e-15)

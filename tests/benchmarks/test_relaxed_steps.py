@@ -82,16 +82,13 @@ def test_torch_relaxed_step(benchmark, data, torch_threads, stochastic):
     Xt = torch.from_numpy(X)
     M = torch.from_numpy(init.copy()).requires_grad_(True)
     optimizer = torch.optim.Adam([M], lr=0.05 * rm.feature_scale(dbar, X.shape[1]), eps=rm.adam_eps(dbar, X.shape[1]))
-    chunk = rm.chunk_rows_for(X.shape[0], init.shape[0], 0, accelerator=False)
-    noise_fn = None
-    if stochastic:
-        def noise_fn(index, rows):
-            return ops.chunk_gumbel_noise(0, 0, index, rows, init.shape[0], Xt)
+    chunk = rm.chunk_rows_for(X.shape[0], init.shape[0], 0, accelerator=False, compiled=True)
+    noise = ops.GumbelStream(0, 0) if stochastic else None
     x_sq_sum = torch.einsum("ij,ij->", Xt, Xt).double()
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = ops.relaxed_kmeans_loss(Xt, M, 1.0 / (0.1 * dbar), chunk_rows=chunk, noise_fn=noise_fn, x_sq_sum=x_sq_sum)
+        loss = ops.relaxed_kmeans_loss(Xt, M, 1.0 / (0.1 * dbar), chunk_rows=chunk, noise=noise, x_sq_sum=x_sq_sum)
         loss.backward()
         optimizer.step()
         return loss
