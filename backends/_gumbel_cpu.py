@@ -40,15 +40,21 @@ _MASK64 = (1 << 64) - 1
 
 
 _HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
 _UNIFORM_SCALE = np.float32(2.0 ** -UNIFORM_BITS)
+
+
+@numba.njit(inline="always")
+def _uniform_of_half(half):  # pragma: no cover - compiled
+    """The uniform of the low ``UNIFORM_BITS`` bits of a uint32 half-word."""
+    mantissa = np.int32(half & np.uint32((1 << UNIFORM_BITS) - 1))
+    return (np.float32(mantissa) + _HALF) * _UNIFORM_SCALE
 
 
 @numba.njit(inline="always")
 def _gumbel_of_half(half):  # pragma: no cover - compiled
     """The Gumbel value of the low ``UNIFORM_BITS`` bits of a uint32 half-word."""
-    mantissa = np.int32(half & np.uint32((1 << UNIFORM_BITS) - 1))
-    u = (np.float32(mantissa) + _HALF) * _UNIFORM_SCALE
-    return -log_f32(-log_f32(u))
+    return -log_f32(-log_f32(_uniform_of_half(half)))
 
 
 #: Floating-point contraction (fused multiply-adds) in the compiled passes: a third faster,
@@ -60,6 +66,16 @@ _FASTMATH = {"contract"}
 def _gumbel_from_halves(halves, out):  # pragma: no cover - compiled
     for i in range(out.shape[0]):
         out[i] = _gumbel_of_half(halves[i])
+    return 0
+
+
+@numba.njit(nogil=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _exp_gumbel_from_halves(halves, out):  # pragma: no cover - compiled
+    """``exp(g) = -1 / log(u)`` of the same uniforms: one ``log`` a value, not two.
+    (numpy's error model: Python's zero-division check would keep the loop scalar;
+    ``log(u)`` is never 0 here.)"""
+    for i in range(out.shape[0]):
+        out[i] = -_ONE / log_f32(_uniform_of_half(halves[i]))
     return 0
 
 
@@ -119,7 +135,9 @@ def _draw(a, b, c, w, words):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _fill(key, out):  # pragma: no cover - compiled
+def _fill(key, out, exponentiated=False):  # pragma: no cover - compiled
+    """The noise of the stream ``key`` into ``out`` (flat): Gumbel values ``g``, or with
+    ``exponentiated`` their ``exp(g)`` (see :func:`fill_exp_gumbel`)."""
     state = _seed_lanes(key)
     a, b, c, w = state[0].copy(), state[1].copy(), state[2].copy(), state[3].copy()
     words = np.empty(_BLOCK_WORDS, dtype=np.uint64)
@@ -131,7 +149,10 @@ def _fill(key, out):  # pragma: no cover - compiled
         _draw(a, b, c, w, words[: rounds * LANES])
         # A slice, not ``out[base + i]``: an offset index is not provably non-negative, and
         # numba's wrap-around check on it stops the loop from vectorizing.
-        _gumbel_from_halves(halves, out[base:base + count])
+        if exponentiated:
+            _exp_gumbel_from_halves(halves, out[base:base + count])
+        else:
+            _gumbel_from_halves(halves, out[base:base + count])
     return 0
 
 
@@ -155,4 +176,15 @@ def fill_gumbel(key: int, out: np.ndarray) -> np.ndarray:
     if not out.flags.c_contiguous:
         raise ValueError("fill_gumbel needs a C-contiguous array; pass a contiguous buffer")
     _fill(np.uint64(int(key) & _MASK64), out.reshape(-1))
+    return out
+
+
+def fill_exp_gumbel(key: int, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` like :func:`fill_gumbel`, with ``exp(g) = 1 / E`` of the same noise
+    (``E = -log u``, a standard exponential): ``exp(-D_j / tau) exp(g_j)`` is then the
+    exponentiated Gumbel logit, whose argmax is the Gumbel-max sample (the exponential
+    race) and whose ratios are the Gumbel-softmax weights, for one ``log`` a value."""
+    if not out.flags.c_contiguous:
+        raise ValueError("fill_exp_gumbel needs a C-contiguous array; pass a contiguous buffer")
+    _fill(np.uint64(int(key) & _MASK64), out.reshape(-1), True)
     return out

@@ -7,14 +7,19 @@ pass runs along contiguous rows of ``chunk`` values, vectorized, with no data-de
 branch):
 
 1. the cross term ``M X_c^T`` by BLAS (numba's, scipy's build), and for Gumbel-softmax
-   the chunk's noise drawn into an L2-resident buffer (:mod:`~diffclust.backends._gumbel_cpu`);
-2. ``_assign``: the scores ``D - ||x||^2``, the hard assignment (argmin, or argmax of the
-   Gumbel logits; ties to the lowest index), its score, and the hard cluster sums;
-3. ``_exp_argument_and_cotangent``: ``logit - logit[a]`` clamped at ``log_tiny``, and
-   ``G = dL/dU`` shifted to 0 at ``a``;
-4. ``_softmax_cotangent``: ``P~ = exp(.)`` (a polynomial ``exp`` that vectorizes, from
-   :mod:`~diffclust.backends._float32_math`), ``Z``, ``<P~, G>`` and ``w_i Q_ij``;
-5. the second GEMM ``(w Q) X_c``: the soft part of ``dL/dM``.
+   the chunk's noise drawn into an L2-resident buffer as ``exp(g)``
+   (:func:`~diffclust.backends._gumbel_cpu.fill_exp_gumbel`: one ``log`` a value);
+2. ``_assign``: the scores ``D - ||x||^2``, the hard assignment (argmin, or the argmax of
+   the exponentiated Gumbel logits ``exp(-D / tau) exp(g)``; ties to the lowest index),
+   its score, and the hard cluster sums;
+3. ``_exp_argument_and_cotangent``: the softmax's ``P~ = exp(logit - logit[a])`` (or, for
+   straight-through, its exponent), kept at ``exp(log_tiny)`` or more, and ``G = dL/dU``
+   shifted to 0 at ``a``;
+4. ``_softmax_cotangent``: ``P~ = exp(.)`` where still needed (a polynomial ``exp`` that
+   vectorizes, from :mod:`~diffclust.backends._float32_math`), ``Z``, ``<P~, G>`` and
+   ``w_i Q_ij``;
+5. the second GEMM ``(one_hot(a) + w Q)^T X_c``: the hard and soft parts of ``dL/dM`` in
+   one product, the hard assignment added to the soft weights in step 4.
 
 Chunks are small (``CHUNK_ELEMENTS["cpu-compiled"]`` scores, 256 KiB of float32, so that
 the scores, the noise and the weights of a chunk stay in L2 between the passes) and run
@@ -71,65 +76,73 @@ def gumbel_buffer(key: int, k: int, rows: int, dtype: torch.dtype) -> torch.Tens
 
 
 _FASTMATH = {"contract"}
+#: numba's options for the passes: no Python zero-division checks (a branch per division
+#: that keeps a loop from vectorizing; every divisor here is positive).
+_PASS = {"nogil": True, "cache": True, "boundscheck": False, "fastmath": _FASTMATH, "error_model": "numpy"}
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=_FASTMATH)
-def _assign(cross_t, m_sq, noise_t, inv_tau, X_rows, labels, best_score, best_logit, sums, counts):  # pragma: no cover - compiled
+@numba.njit(**_PASS)
+def _assign(cross_t, m_sq, noise_t, inv_tau, floor, labels, best_score, best_q):  # pragma: no cover - compiled
     """Pass 1. ``cross_t`` holds ``x.m_j`` (``k x m``) and becomes ``s = ||m||^2 - 2 x.m``.
-    With Gumbel noise (``noise_t`` non-empty) it becomes the logits ``g - s / tau``.
-    Returns the sum over rows of ``s[a]`` in float64 (the loss less ``sum ||x||^2``)."""
+
+    Straight-through (``noise_t`` empty): the hard assignment is the argmin of ``s``.
+    Gumbel-softmax: ``noise_t`` holds ``exp(g)`` and becomes the exponentiated logits
+    ``q = exp(max((s_min - s) / tau, floor)) exp(g)`` (``s_min`` the row's least score, so
+    that ``q`` never overflows), and the hard assignment is their argmax, with ``best_q``
+    its value: the argmax of ``g - s / tau``, with one ``log`` a noise value, not two.
+    Ties go to the lowest index. Returns the sum over rows of ``s[a]`` in float64 (the
+    loss less ``sum ||x||^2``)."""
     k, m = cross_t.shape
-    d = X_rows.shape[1]
+    for i in range(m):
+        cross_t[0, i] = m_sq[0] - (cross_t[0, i] + cross_t[0, i])
+        best_score[i] = cross_t[0, i]
+        labels[i] = 0
+    for j in range(1, k):
+        for i in range(m):
+            score = m_sq[j] - (cross_t[j, i] + cross_t[j, i])
+            cross_t[j, i] = score
+            better = score < best_score[i]
+            best_score[i] = score if better else best_score[i]
+            labels[i] = j if better else labels[i]
     if noise_t.shape[0] > 0:
         for i in range(m):
-            cross_t[0, i] = m_sq[0] - (cross_t[0, i] + cross_t[0, i])
-            noise_t[0, i] = noise_t[0, i] - inv_tau * cross_t[0, i]
-            best_logit[i] = noise_t[0, i]
+            v = (best_score[i] - cross_t[0, i]) * inv_tau
+            q = exp_of(v if v > floor else floor) * noise_t[0, i]
+            noise_t[0, i] = q
+            best_q[i] = q
             labels[i] = 0
         for j in range(1, k):
             for i in range(m):
-                score = m_sq[j] - (cross_t[j, i] + cross_t[j, i])
-                cross_t[j, i] = score
-                logit = noise_t[j, i] - inv_tau * score
-                noise_t[j, i] = logit
-                better = logit > best_logit[i]
-                best_logit[i] = logit if better else best_logit[i]
+                v = (best_score[i] - cross_t[j, i]) * inv_tau
+                q = exp_of(v if v > floor else floor) * noise_t[j, i]
+                noise_t[j, i] = q
+                better = q > best_q[i]
+                best_q[i] = q if better else best_q[i]
                 labels[i] = j if better else labels[i]
         for i in range(m):
             best_score[i] = cross_t[labels[i], i]
-    else:
-        for i in range(m):
-            cross_t[0, i] = m_sq[0] - (cross_t[0, i] + cross_t[0, i])
-            best_score[i] = cross_t[0, i]
-            labels[i] = 0
-        for j in range(1, k):
-            for i in range(m):
-                score = m_sq[j] - (cross_t[j, i] + cross_t[j, i])
-                cross_t[j, i] = score
-                better = score < best_score[i]
-                best_score[i] = score if better else best_score[i]
-                labels[i] = j if better else labels[i]
     value = 0.0
     for i in range(m):
         value += best_score[i]
-        a = labels[i]
-        counts[a] += 1
-        for f in range(d):
-            sums[a, f] += X_rows[i, f]
     return value
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=_FASTMATH)
-def _exp_argument_and_cotangent(scores_t, noise_t, inv_tau, floor, best_score, best_logit, labels, delta, out_t):  # pragma: no cover - compiled
-    """Pass 2: ``logit - logit[a]`` into ``out_t``, clamped below at ``floor`` (0 at ``a``),
-    and ``G = D - D[a]`` over ``scores_t`` in place, less ``||m_a - m_j||^2`` for the
-    quadratic loss (``delta`` non-empty)."""
+@numba.njit(**_PASS)
+def _exp_argument_and_cotangent(scores_t, noise_t, inv_tau, floor, best_score, best_q, labels, delta, out_t):  # pragma: no cover - compiled
+    """Pass 2: ``G = D - D[a]`` over ``scores_t`` in place, less ``||m_a - m_j||^2`` for
+    the quadratic loss (``delta`` non-empty), and the softmax's ``P~ = exp(logit -
+    logit[a])`` kept at ``exp(floor)`` or more (1 at ``a``): straight-through, its clamped
+    exponent into ``out_t`` (exponentiated by pass 3); Gumbel-softmax, ``q / q[a]``
+    itself."""
     k, m = scores_t.shape
     if noise_t.shape[0] > 0:
+        low = exp_of(floor)
+        for i in range(m):
+            best_q[i] = 1.0 / best_q[i]
         for j in range(k):
             for i in range(m):
-                v = noise_t[j, i] - best_logit[i]
-                out_t[j, i] = v if v > floor else floor
+                v = noise_t[j, i] * best_q[i]
+                out_t[j, i] = v if v > low else low
                 scores_t[j, i] = scores_t[j, i] - best_score[i]
     else:
         for j in range(k):
@@ -145,50 +158,57 @@ def _exp_argument_and_cotangent(scores_t, noise_t, inv_tau, floor, best_score, b
     return 0
 
 
-@numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=_FASTMATH)
-def _softmax_cotangent(p_t, g_t, inv_tau, Z, inner):  # pragma: no cover - compiled
-    """Pass 3. ``p_t`` holds the clamped exponents and becomes ``w_i Q_ij`` with
-    ``P~ = exp(.)``, ``Q = P~ (G - <P~, G> / Z)`` and ``w = -1 / (tau Z)``."""
+@numba.njit(**{**_PASS, "fastmath": {"contract", "reassoc"}})
+def _softmax_cotangent(p_t, g_t, inv_tau, exponents, labels, Z, inner, weights):  # pragma: no cover - compiled
+    """Pass 3. ``p_t`` holds ``P~`` (or, with ``exponents``, its exponents) and becomes
+    ``dL/dD = one_hot(a) + w_i Q_ij`` with ``Q = P~ (G - <P~, G> / Z)`` and
+    ``w = -1 / (tau Z)``; its column sums (the soft and hard counts) are added to
+    ``weights`` (float64). The hard part rides in the same matrix so that one GEMM,
+    ``(dL/dD)^T X``, gives the soft and the hard cluster sums at once. (Reassociation lets
+    the column sums run in vector lanes; nothing else here is a reduction along a row.)"""
     k, m = p_t.shape
     for i in range(m):
         Z[i] = 0.0
         inner[i] = 0.0
-    for j in range(k):
-        for i in range(m):
-            p = exp_of(p_t[j, i])
-            p_t[j, i] = p
-            Z[i] += p
-            inner[i] += p * g_t[j, i]
+    if exponents:
+        for j in range(k):
+            for i in range(m):
+                p = exp_of(p_t[j, i])
+                p_t[j, i] = p
+                Z[i] += p
+                inner[i] += p * g_t[j, i]
+    else:
+        for j in range(k):
+            for i in range(m):
+                p = p_t[j, i]
+                Z[i] += p
+                inner[i] += p * g_t[j, i]
     for i in range(m):
         inner[i] = inner[i] / Z[i]
         Z[i] = -inv_tau / Z[i]  # now w
+    one = p_t.dtype.type(1.0)
+    zero = p_t.dtype.type(0.0)
     for j in range(k):
+        jj = np.int32(j)
+        total = zero
         for i in range(m):
-            p_t[j, i] = p_t[j, i] * (g_t[j, i] - inner[i]) * Z[i]
-    return 0
-
-
-@numba.njit(nogil=True, cache=True, boundscheck=False, fastmath={"contract", "reassoc"})
-def _add_row_sums(p_t, out):  # pragma: no cover - compiled
-    """``out[j] += sum_i p_t[j, i]`` (float64 ``out``): sums reassociated into vector lanes."""
-    k, m = p_t.shape
-    for j in range(k):
-        total = p_t.dtype.type(0.0)
-        for i in range(m):
-            total += p_t[j, i]
-        out[j] += total
+            v = p_t[j, i] * (g_t[j, i] - inner[i]) * Z[i] + (one if labels[i] == jj else zero)
+            p_t[j, i] = v
+            total += v
+        weights[j] += total
     return 0
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
 def _relaxed_chunks(X, M, m_sq, delta, inv_tau, floor, keys, chunk_rows, first, stop, per_group, want_grad,
-                    scores_buf, noise_buf, p_buf, kd_buf, labels, best_score, best_logit, Z, inner,
-                    values, soft_counts, soft_sums, sums, counts):  # pragma: no cover - compiled
+                    scores_buf, noise_buf, p_buf, kd_buf, labels, best_score, best_q, Z, inner,
+                    values, weights, weighted_sums):  # pragma: no cover - compiled
     """Chunks ``first`` to ``stop`` (exclusive) of a step, back to back. Chunk ``c`` adds
     into the partial sums of group ``c // per_group``: ``values`` (the loss less
-    ``sum ||x||^2``), the hard ``sums`` and ``counts``, and with ``want_grad`` the soft
-    ``soft_counts`` and ``soft_sums``. ``keys[c]`` is chunk ``c``'s noise stream, or
-    ``keys`` is empty (straight-through)."""
+    ``sum ||x||^2``), and with ``want_grad`` the column sums of ``dL/dD`` (``weights``)
+    and ``(dL/dD)^T X`` (``weighted_sums``), so that ``dL/dM = 2 (weights M -
+    weighted_sums)``. ``keys[c]`` is chunk ``c``'s noise stream, or ``keys`` is empty
+    (straight-through)."""
     n = X.shape[0]
     k = M.shape[0]
     stochastic = keys.shape[0] > 0
@@ -204,16 +224,15 @@ def _relaxed_chunks(X, M, m_sq, delta, inv_tau, floor, keys, chunk_rows, first, 
         noise_t = no_noise
         if stochastic:
             noise_t = noise_buf[: k * m].reshape((k, m))
-            _fill(keys[c], noise_buf[: k * m])
-        values[g] += _assign(cross_t, m_sq, noise_t, inv_tau, X_c, labels, best_score, best_logit, sums[g], counts[g])
+            _fill(keys[c], noise_buf[: k * m], True)
+        values[g] += _assign(cross_t, m_sq, noise_t, inv_tau, floor, labels, best_score, best_q)
         if not want_grad:
             continue
         p_t = p_buf[: k * m].reshape((k, m))
-        _exp_argument_and_cotangent(cross_t, noise_t, inv_tau, floor, best_score, best_logit, labels, delta, p_t)
-        _softmax_cotangent(p_t, cross_t, inv_tau, Z, inner)
-        _add_row_sums(p_t, soft_counts[g])
+        _exp_argument_and_cotangent(cross_t, noise_t, inv_tau, floor, best_score, best_q, labels, delta, p_t)
+        _softmax_cotangent(p_t, cross_t, inv_tau, not stochastic, labels, Z, inner, weights[g])
         np.dot(p_t, X_c, kd_buf)
-        soft_sums[g] += kd_buf
+        weighted_sums[g] += kd_buf
     return 0
 
 
@@ -233,10 +252,8 @@ def relaxed_pass_cpu(
     per_group = -(-chunks // GROUPS)
     groups = -(-chunks // per_group)
     values = np.zeros(groups)
-    soft_counts = np.zeros((groups, k))
-    soft_sums = np.zeros((groups, k, d))
-    sums = np.zeros((groups, k, d))
-    counts = np.zeros((groups, k), dtype=np.int64)
+    weights = np.zeros((groups, k))
+    weighted_sums = np.zeros((groups, k, d))
     keys_np = np.empty(0, dtype=np.uint64) if keys is None else np.asarray(keys, dtype=np.uint64)
     delta_np = delta.numpy() if delta is not None else np.empty((0, 0), dtype=dtype)
     # Scalars in the data's dtype: a float64 scalar would make each pass convert to float64
@@ -254,9 +271,9 @@ def relaxed_pass_cpu(
             g0 * per_group, min(g1 * per_group, chunks), per_group, want_grad,
             _buffer("scores", size, torch_dtype), _buffer("noise", size if keys is not None else 0, torch_dtype),
             _buffer("weights", size if want_grad else 0, torch_dtype), np.empty((k, d), dtype=dtype),
-            np.empty(rows, dtype=np.int64), np.empty(rows, dtype=dtype), np.empty(rows, dtype=dtype),
+            np.empty(rows, dtype=np.int32), np.empty(rows, dtype=dtype), np.empty(rows, dtype=dtype),
             np.empty(rows, dtype=dtype), np.empty(rows, dtype=dtype),
-            values, soft_counts, soft_sums, sums, counts,
+            values, weights, weighted_sums,
         )
 
     workers = max(1, min(threads, groups))
@@ -271,8 +288,7 @@ def relaxed_pass_cpu(
     total = torch.tensor(float(values.sum()), dtype=torch.float64)
     if not want_grad:
         return total, None
-    weight = soft_counts.sum(axis=0) + counts.sum(axis=0)
-    grad = 2.0 * (weight[:, None] * M_np - soft_sums.sum(axis=0) - sums.sum(axis=0))
+    grad = 2.0 * (weights.sum(axis=0)[:, None] * M_np - weighted_sums.sum(axis=0))
     return total, torch.from_numpy(grad.astype(dtype))
 
 

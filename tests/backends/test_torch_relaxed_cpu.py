@@ -45,7 +45,9 @@ def test_compiled_pass_equals_the_torch_chunks(dtype, loss, stochastic, chunk_ro
         value, grad = relaxed_pass_cpu(X, M, m_sq, delta, inv_tau, ops.log_tiny(dtype), chunk_rows, keys, True, threads)
         ref_value, ref_grad = torch_reference(X, M, inv_tau, chunk_rows, loss, stream)
         assert grad.dtype == dtype
-        rtol = 1e-4 if dtype == torch.float32 else 1e-10
+        # The noise is drawn in float32 for either dtype (g, or exp(g) in the compiled
+        # pass): with it, float64 agrees to float32 rounding only.
+        rtol = 1e-4 if dtype == torch.float32 else (1e-5 if stochastic else 1e-10)
         assert float(value) == pytest.approx(ref_value, rel=rtol)
         scale = float(np.abs(ref_grad).max())
         np.testing.assert_allclose(grad.double().numpy(), ref_grad, rtol=rtol, atol=rtol * scale)
