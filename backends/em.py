@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 import diffclust
+from diffclust.problem import feature_variances
 from diffclust.kmeans_math import DEFAULT_CHUNK_ROWS, assign_blocks, blas_controller, row_chunks
 
 #: Rows per thread below which a second thread costs more (waking it, every iteration)
@@ -29,7 +30,7 @@ def tolerance(X: np.ndarray, tol: float) -> float:
     """scikit-learn's absolute tolerance: ``tol`` times the mean variance of the features."""
     if tol == 0:
         return 0.0
-    return float(np.mean(np.var(X, axis=0, dtype=np.float64)) * tol)
+    return float(np.mean(feature_variances(X)) * tol)
 
 
 def relocate_empty_clusters(

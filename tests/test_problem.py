@@ -71,3 +71,13 @@ def test_mean_sq_distance_is_mean_over_distinct_pairs():
     pairs = (diffs**2).sum(-1)
     expected = pairs.sum() / (30 * 29)
     assert Problem(X=X, k=1, init=X[:1]).mean_sq_distance == pytest.approx(expected, rel=1e-6)
+
+
+def test_feature_variances_match_numpy_without_a_float64_copy():
+    from diffclust.problem import feature_variances
+
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(10_001, 5)) * [1, 10, 1e3, 1e-3, 1] + 1e4).astype(np.float32)
+    for ddof in (0, 1):
+        np.testing.assert_allclose(feature_variances(X, ddof=ddof, chunk_rows=4096),
+                                   np.var(X, axis=0, dtype=np.float64, ddof=ddof), rtol=1e-10)

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from diffclust.kmeans_math import assign_blocks
+from diffclust.kmeans_math import DEFAULT_CHUNK_ROWS, assign_blocks, blas_controller
 from diffclust.datasets.blobs import Blobs
-from diffclust.floor import blocked_gemm_pass
+from diffclust.floor import blocked_gemm_pass, split_gemm_pass
 from diffclust.init import initial_centroids
 
 SIZES = {"n1e4-d32-k64": (10_000, 32, 64), "n1e5-d32-k64": (100_000, 32, 64)}
@@ -37,12 +37,21 @@ def test_gemm_floor(benchmark, data):
         benchmark(blocked_gemm_pass, X, centers_t, 4096)
 
 
+def test_gemm_floor_split(benchmark, data):
+    """The floor's other way: one part of the rows per thread, 256-row blocks, one BLAS thread."""
+    X, init = data
+    benchmark.group = f"step {X.shape[0]}x{X.shape[1]} k={init.shape[0]}"
+    centers_t = np.ascontiguousarray(init.T)
+    with ThreadPoolExecutor(THREADS) as pool, blas_controller().limit(limits=1, user_api="blas"):
+        benchmark(split_gemm_pass, X, centers_t, 256, pool)
+
+
 def test_em_step(benchmark, data):
     X, init = data
     benchmark.group = f"step {X.shape[0]}x{X.shape[1]} k={init.shape[0]}"
     labels = np.empty(X.shape[0], dtype=np.int64)
     with ThreadPoolExecutor(THREADS) as pool, threadpool_limits(1, user_api="blas"):
-        sums, counts = benchmark(assign_blocks, X, init, labels, chunk_rows=1024, accumulate=True, pool=pool)
+        sums, counts = benchmark(assign_blocks, X, init, labels, chunk_rows=DEFAULT_CHUNK_ROWS, accumulate=True, pool=pool)
     assert counts.sum() == X.shape[0]
 
 
