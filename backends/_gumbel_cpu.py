@@ -135,9 +135,10 @@ def _draw(a, b, c, w, words):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _fill(key, out, exponentiated=False):  # pragma: no cover - compiled
-    """The noise of the stream ``key`` into ``out`` (flat): Gumbel values ``g``, or with
-    ``exponentiated`` their ``exp(g)`` (see :func:`fill_exp_gumbel`)."""
+def fill_stream(key, out, exponentiated=False):  # pragma: no cover - compiled
+    """The noise of the stream ``key`` (a uint64) into ``out`` (flat, contiguous): Gumbel
+    values ``g``, or with ``exponentiated`` their ``exp(g)`` (see :func:`fill_exp_gumbel`).
+    Compiled, for compiled callers; Python callers use :func:`fill_gumbel`."""
     state = _seed_lanes(key)
     a, b, c, w = state[0].copy(), state[1].copy(), state[2].copy(), state[3].copy()
     words = np.empty(_BLOCK_WORDS, dtype=np.uint64)
@@ -175,7 +176,7 @@ def fill_gumbel(key: int, out: np.ndarray) -> np.ndarray:
     the stream of the 64-bit ``key``, in ``out``'s memory order; returns ``out``."""
     if not out.flags.c_contiguous:
         raise ValueError("fill_gumbel needs a C-contiguous array; pass a contiguous buffer")
-    _fill(np.uint64(int(key) & _MASK64), out.reshape(-1))
+    fill_stream(np.uint64(int(key) & _MASK64), out.reshape(-1))
     return out
 
 
@@ -186,5 +187,5 @@ def fill_exp_gumbel(key: int, out: np.ndarray) -> np.ndarray:
     race) and whose ratios are the Gumbel-softmax weights, for one ``log`` a value."""
     if not out.flags.c_contiguous:
         raise ValueError("fill_exp_gumbel needs a C-contiguous array; pass a contiguous buffer")
-    _fill(np.uint64(int(key) & _MASK64), out.reshape(-1), True)
+    fill_stream(np.uint64(int(key) & _MASK64), out.reshape(-1), True)
     return out

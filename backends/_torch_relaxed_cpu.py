@@ -10,8 +10,8 @@ branch):
    the chunk's noise drawn into an L2-resident buffer as ``exp(g)``
    (:func:`~diffclust.backends._gumbel_cpu.fill_exp_gumbel`: one ``log`` a value);
 2. ``_assign``: the scores ``D - ||x||^2``, the hard assignment (argmin, or the argmax of
-   the exponentiated Gumbel logits ``exp(-D / tau) exp(g)``; ties to the lowest index),
-   its score, and the hard cluster sums;
+   the exponentiated Gumbel logits ``exp(-D / tau) exp(g)``; ties to the lowest index)
+   and its score;
 3. ``_exp_argument_and_cotangent``: the softmax's ``P~ = exp(logit - logit[a])`` (or, for
    straight-through, its exponent), kept at ``exp(log_tiny)`` or more, and ``G = dL/dU``
    shifted to 0 at ``a``;
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from diffclust.backends._float32_math import exp_of
-from diffclust.backends._gumbel_cpu import _fill
+from diffclust.backends._gumbel_cpu import fill_stream
 from diffclust.kmeans_math import blas_controller
 
 #: Groups of chunks whose partial sums are kept apart (see the module docstring): at most
@@ -224,7 +224,7 @@ def _relaxed_chunks(X, M, m_sq, delta, inv_tau, floor, keys, chunk_rows, first, 
         noise_t = no_noise
         if stochastic:
             noise_t = noise_buf[: k * m].reshape((k, m))
-            _fill(keys[c], noise_buf[: k * m], True)
+            fill_stream(keys[c], noise_buf[: k * m], True)
         values[g] += _assign(cross_t, m_sq, noise_t, inv_tau, floor, labels, best_score, best_q)
         if not want_grad:
             continue

@@ -96,3 +96,12 @@ def test_fast_float32_exp_is_within_one_ulp_over_its_domain():
     out64 = np.empty_like(x64)
     exp_all(x64, out64)  # float64 goes through libm: exact to rounding
     np.testing.assert_allclose(out64, exact, rtol=1e-15)
+
+
+def test_exponentiated_noise_is_exp_of_the_same_gumbel_noise():
+    from diffclust.backends._gumbel_cpu import fill_exp_gumbel, fill_gumbel
+
+    g = fill_gumbel(123, np.empty((7, 1000), dtype=np.float32))
+    e = fill_exp_gumbel(123, np.empty((7, 1000), dtype=np.float32))
+    np.testing.assert_allclose(e, np.exp(g.astype(np.float64)), rtol=3e-6)
+    assert (e > 0).all() and np.isfinite(e).all()

@@ -68,3 +68,21 @@ def test_assignment_cost_is_the_float64_sum_of_squared_differences(dtype):
     with pytest.raises(ValueError, match="indices into 6 centroids"):
         assignment_cost(X, np.full(5000, 6), M)
 
+
+
+def test_blas_controller_is_rebuilt_for_native_modules_only(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    from diffclust import kmeans_math
+
+    first = kmeans_math.blas_controller()
+    monkeypatch.setitem(sys.modules, "diffclust_test_pure_module", types.ModuleType("diffclust_test_pure_module"))
+    assert kmeans_math.blas_controller() is first  # a pure-Python import loads no library
+    candidates = [name for name in ("_sqlite3", "_lzma", "_bz2", "_curses", "_dbm", "_gdbm", "readline")
+                  if name not in sys.modules and importlib.util.find_spec(name) is not None]
+    if not candidates:
+        pytest.skip("every candidate extension module is already imported")
+    importlib.import_module(candidates[0])
+    assert kmeans_math.blas_controller() is not first
