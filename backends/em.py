@@ -13,17 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 import diffclust
 from diffclust.problem import feature_variances
-from diffclust.kmeans_math import DEFAULT_CHUNK_ROWS, assign_blocks, blas_controller, row_chunks
-
-#: Rows per thread below which a second thread costs more (waking it, every iteration)
-#: than it saves.
-MIN_ROWS_PER_THREAD = 4096
+from diffclust.kmeans_math import (
+    DEFAULT_CHUNK_ROWS, MIN_ROWS_PER_THREAD, assign_blocks, blas_controller, row_chunks, thread_pool,
+)
 
 
 def tolerance(X: np.ndarray, tol: float) -> float:
@@ -79,10 +76,7 @@ def lloyd(
     # milliseconds once torch or JAX are loaded, which is the whole fit at small n.
     with blas_controller().limit(limits=1, user_api="blas"):
         threads = min(threads, X.shape[0] // MIN_ROWS_PER_THREAD)
-        if threads > 1:
-            with ThreadPoolExecutor(threads, thread_name_prefix="diffclust-em") as pool:
-                return _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool)
-        return _lloyd(X, init, max_iter, tol, chunk_rows, trace, None)
+        return _lloyd(X, init, max_iter, tol, chunk_rows, trace, thread_pool(threads) if threads > 1 else None)
 
 
 def _lloyd(X, init, max_iter, tol, chunk_rows, trace, pool):

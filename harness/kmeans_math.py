@@ -23,6 +23,7 @@ threads of a 2-core machine ran 1.3-1.9x faster than one, not 2x.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,6 +37,24 @@ from threadpoolctl import ThreadpoolController
 #: chunk`` scores in L2 for the pass. On a 2-core EPYC (1e5 x 32, k = 64, two threads)
 #: 256 rows gave 3.95 ms an assignment, 128 rows 4.21, 512 rows 4.00, 1024 rows 4.20.
 DEFAULT_CHUNK_ROWS = 256
+
+
+#: Rows per thread below which a second thread costs more (waking it, at every call) than
+#: it saves.
+MIN_ROWS_PER_THREAD = 4096
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def thread_pool(threads: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``threads`` workers, made once (starting threads for every
+    assignment cost more than the assignment on small data)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="diffclust-assign")
+        return pool
 
 
 _CONTROLLER: ThreadpoolController | None = None
@@ -260,12 +279,10 @@ def assign(X: np.ndarray, M: np.ndarray, chunk_rows: int = DEFAULT_CHUNK_ROWS, t
     n = X.shape[0]
     labels = np.empty(n, dtype=np.int64)
     best = np.empty(n, dtype=X.dtype)
+    threads = min(threads, n // MIN_ROWS_PER_THREAD)
     with blas_controller().limit(limits=1, user_api="blas"):
-        if threads > 1 and n >= 2 * chunk_rows:
-            with ThreadPoolExecutor(threads, thread_name_prefix="diffclust-assign") as pool:
-                assign_blocks(X, np.asarray(M, dtype=X.dtype), labels, chunk_rows=chunk_rows, best_scores=best, pool=pool)
-        else:
-            assign_blocks(X, np.asarray(M, dtype=X.dtype), labels, chunk_rows=chunk_rows, best_scores=best)
+        assign_blocks(X, np.asarray(M, dtype=X.dtype), labels, chunk_rows=chunk_rows, best_scores=best,
+                      pool=thread_pool(threads) if threads > 1 else None)
     x_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     sq_dist = np.maximum(x_sq - 2.0 * best.astype(np.float64), 0.0)
     return labels, sq_dist
