@@ -44,7 +44,7 @@ import torch
 
 from diffclust.backends._float32_math import exp_of
 from diffclust.backends._gumbel_cpu import fill_stream
-from diffclust.kmeans_math import blas_controller
+from diffclust.kmeans_math import MIN_ROWS_PER_THREAD, blas_controller
 
 #: Groups of chunks whose partial sums are kept apart (see the module docstring): at most
 #: this many threads share a step.
@@ -276,7 +276,9 @@ def relaxed_pass_cpu(
             values, weights, weighted_sums,
         )
 
-    workers = max(1, min(threads, groups))
+    # A second thread only pays for itself past a few thousand rows (one core ran a pass
+    # at n = 1797, d = 64, k = 10 in 0.26 ms, two in 0.44 ms); the result is the same.
+    workers = max(1, min(threads, groups, n // MIN_ROWS_PER_THREAD))
     bounds = np.linspace(0, groups, workers + 1).astype(int)
     ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     # The threads are ours: BLAS inside each must stay at one thread.

@@ -157,8 +157,11 @@ def test_gumbel_noise_comes_from_the_seed():
     assert not np.allclose(fits[0], fits[2])
 
 
-def test_torch_relaxed_fits_do_not_depend_on_the_number_of_threads():
+def test_torch_relaxed_fits_do_not_depend_on_the_number_of_threads(monkeypatch):
+    from diffclust.backends import _torch_relaxed_cpu
     from diffclust.registry import get_registry
+
+    monkeypatch.setattr(_torch_relaxed_cpu, "MIN_ROWS_PER_THREAD", 1)  # small data on two threads too
 
     problem = problems.overlapping_blobs()
     before = torch.get_num_threads()

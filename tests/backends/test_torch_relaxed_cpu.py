@@ -32,7 +32,10 @@ def torch_reference(X, M, inv_tau, chunk_rows, loss, stream):
 @pytest.mark.parametrize("loss", ["linear", "quadratic"])
 @pytest.mark.parametrize("stochastic", [False, True], ids=["ste", "gumbel"])
 @pytest.mark.parametrize("chunk_rows", [100, 256])
-def test_compiled_pass_equals_the_torch_chunks(dtype, loss, stochastic, chunk_rows):
+def test_compiled_pass_equals_the_torch_chunks(dtype, loss, stochastic, chunk_rows, monkeypatch):
+    from diffclust.backends import _torch_relaxed_cpu
+
+    monkeypatch.setattr(_torch_relaxed_cpu, "MIN_ROWS_PER_THREAD", 1)  # small data on two threads too
     rng = np.random.default_rng(7)
     X = torch.from_numpy(rng.normal(size=(1234, 6))).to(dtype)
     M = X[rng.choice(1234, 9, replace=False)] + 0.1
@@ -41,8 +44,10 @@ def test_compiled_pass_equals_the_torch_chunks(dtype, loss, stochastic, chunk_ro
     m_sq = torch.einsum("ij,ij->i", M, M)
     delta = ops.centroid_distances(M) if loss == "quadratic" else None
     keys = None if stream is None else stream.chunk_keys(-(-1234 // chunk_rows))
+    results = []
     for threads in (1, 2):
         value, grad = relaxed_pass_cpu(X, M, m_sq, delta, inv_tau, ops.log_tiny(dtype), chunk_rows, keys, True, threads)
+        results.append((float(value), grad.numpy().copy()))
         ref_value, ref_grad = torch_reference(X, M, inv_tau, chunk_rows, loss, stream)
         assert grad.dtype == dtype
         # The noise is drawn in float32 for either dtype (g, or exp(g) in the compiled
@@ -51,6 +56,8 @@ def test_compiled_pass_equals_the_torch_chunks(dtype, loss, stochastic, chunk_ro
         assert float(value) == pytest.approx(ref_value, rel=rtol)
         scale = float(np.abs(ref_grad).max())
         np.testing.assert_allclose(grad.double().numpy(), ref_grad, rtol=rtol, atol=rtol * scale)
+    assert results[0][0] == results[1][0]  # one and two threads: the same bits
+    np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
 def test_without_gradient_only_the_value_is_computed():
