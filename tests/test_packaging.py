@@ -57,3 +57,27 @@ def test_wheel_carries_the_new_backend_templates(wheel):
     for template in ("pyproject.toml", "README.md", "__init__.py", "test_backend.py",
                      "backend_numpy.py", "backend_torch.py", "backend_jax.py"):
         assert f"diffclust/templates/backend/{template}.tmpl" in names
+
+
+def test_compiled_functions_are_cached_in_the_users_cache_not_the_package(tmp_path):
+    # numba's files beside an installed package are unknown to pip: an uninstall leaves a
+    # diffclust folder of them, which the next install then imports as an empty namespace.
+    import os
+
+    import diffclust
+
+    package_dirs = [Path(diffclust.__file__).parent, Path(diffclust.__file__).parent.parent / "backends"]
+    before = {p for d in package_dirs for p in d.rglob("*.nbi")}
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    code = (
+        "import numpy as np, diffclust\n"
+        "from diffclust.kmeans_math import assign\n"
+        "from diffclust.backends._gumbel_cpu import fill_gumbel\n"
+        "X = np.random.default_rng(0).random((300, 3), dtype=np.float32)\n"
+        "assign(X, X[:4]); fill_gumbel(1, np.empty(64, dtype=np.float32))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
+    assert list((tmp_path / "diffclust" / "numba").rglob("*.nbi")), "no numba cache in the user's cache folder"
+    after = {p for d in package_dirs for p in d.rglob("*.nbi")}
+    assert after == before, f"numba wrote beside the sources: {sorted(after - before)[:3]}"
