@@ -234,7 +234,7 @@ def score_trace(problem: Problem, recorder: TraceRecorder, row: dict[str, Any], 
     for point in thin(recorder.points, most):
         if point.centroids.shape != (problem.k, problem.d) or not np.isfinite(point.centroids).all():
             continue
-        labels, _ = assign(problem.X, point.centroids.astype(problem.X.dtype), threads=threads)
+        labels, _ = assign(problem.X, point.centroids.astype(problem.X.dtype), threads=threads, distances=False)
         points.append(
             {
                 "cell_key": row["cell_key"],

@@ -266,15 +266,18 @@ def assign_blocks(
     return sums, counts
 
 
-def assign(X: np.ndarray, M: np.ndarray, chunk_rows: int = DEFAULT_CHUNK_ROWS, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def assign(X: np.ndarray, M: np.ndarray, chunk_rows: int = DEFAULT_CHUNK_ROWS, threads: int = 1,
+           distances: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Nearest centroid of each point and its squared distance.
 
     Returns
     -------
     labels : numpy.ndarray
         ``n`` int64, ties to the lowest index.
-    sq_dist : numpy.ndarray
-        ``n`` squared distances to the chosen centroid (float64, clamped at 0).
+    sq_dist : numpy.ndarray or None
+        ``n`` squared distances to the chosen centroid (float64, clamped at 0); None with
+        ``distances=False`` (which saves a float64 pass over ``X``: most of the call on
+        small ``k``).
     """
     n = X.shape[0]
     labels = np.empty(n, dtype=np.int64)
@@ -283,6 +286,8 @@ def assign(X: np.ndarray, M: np.ndarray, chunk_rows: int = DEFAULT_CHUNK_ROWS, t
     with blas_controller().limit(limits=1, user_api="blas"):
         assign_blocks(X, np.asarray(M, dtype=X.dtype), labels, chunk_rows=chunk_rows, best_scores=best,
                       pool=thread_pool(threads) if threads > 1 else None)
+    if not distances:
+        return labels, None
     x_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     sq_dist = np.maximum(x_sq - 2.0 * best.astype(np.float64), 0.0)
     return labels, sq_dist

@@ -86,3 +86,13 @@ def test_blas_controller_is_rebuilt_for_native_modules_only(monkeypatch):
         pytest.skip("every candidate extension module is already imported")
     importlib.import_module(candidates[0])
     assert kmeans_math.blas_controller() is not first
+
+
+def test_assign_without_distances_gives_the_same_labels():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((9000, 6)).astype(np.float32)
+    M = X[:7].copy()
+    labels, sq = assign(X, M, threads=2)
+    fast_labels, none = assign(X, M, threads=2, distances=False)
+    assert none is None and sq is not None
+    np.testing.assert_array_equal(fast_labels, labels)
