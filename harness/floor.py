@@ -10,8 +10,9 @@ Two ways of spreading the blocks over the threads are timed, and the floor is th
 of both: every block on a multi-threaded BLAS, and the rows split into one contiguous
 part per thread, each running its blocks on a one-thread BLAS without the GIL (how
 ``em`` and scikit-learn run). On a 2-core EPYC at 1e5 x 32, k = 64 the second, with
-256-row blocks, was about 1.4x faster than the first; a floor that timed only the first
-would let an implementation look closer to the hardware than it is.
+256-row blocks, was about 1.25x faster than the first (1.9-2.0 ms against 2.45-2.5 ms); a
+floor that timed only the first would let an implementation look closer to the hardware
+than it is.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from diffclust.kmeans_math import blas_controller
 BLOCK_ROWS = (1024, 4096, 16384)
 #: Row-block sizes tried with the rows split over the threads, one BLAS thread each.
 SPLIT_BLOCK_ROWS = (256, 1024)
-#: Timed passes per block size (the least is kept).
-PASSES = 3
+#: Timed passes per block size, after one untimed pass (the least is kept). With three and
+#: no warm-up, a fresh process measured the floor at 1e5 x 32, k = 64 as 2.2-2.6 ms where
+#: fifteen warm passes reach 1.9-2.0: too high a floor flatters every ratio to it.
+PASSES = 7
 #: Rows timed at most: a pass is linear in n, so on larger data the floor is the time of
 #: this many rows scaled by n / rows (a pass over 10^7 rows would cost seconds, nine times).
 MAX_ROWS = 2**18
@@ -85,6 +88,7 @@ def split_gemm_pass(X: np.ndarray, M_t: np.ndarray, block_rows: int, pool: Threa
 
 
 def _fastest(run, passes: int) -> float:
+    run()  # warm: page faults on fresh buffers, idle threads waking
     best = float("inf")
     for _ in range(passes):
         start = time.perf_counter()
