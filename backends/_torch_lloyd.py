@@ -52,7 +52,7 @@ def _cpu_assign(X: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor, ch
     """The CPU E-step: :func:`diffclust.kmeans_math.assign_chunks` with torch's GEMM for the
     cross products, on the tensors' own memory. The chunks are dealt to the worker threads
     in contiguous runs, one per thread; per-chunk sums come back in chunk order."""
-    from diffclust.kmeans_math import assign_chunks, half_norm_shifts
+    from diffclust.kmeans_math import assign_chunks, contiguous_parts, half_norm_shifts
 
     X_np = X.numpy()
     centers_np = np.ascontiguousarray(centers.numpy())
@@ -67,8 +67,7 @@ def _cpu_assign(X: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor, ch
                              sums_per_chunk=True, cross=torch_cross)
 
     chunks = list(row_slices(X.shape[0], chunk_rows))
-    bounds = np.linspace(0, len(chunks), min(torch.get_num_threads(), len(chunks)) + 1).astype(int)
-    runs = [chunks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    runs = [chunks[part] for part in contiguous_parts(len(chunks), torch.get_num_threads())]
     return [(torch.from_numpy(sums), torch.from_numpy(counts))
             for run_parts in map_chunks(run, runs, X.device) for sums, counts in run_parts]
 

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from diffclust.kmeans_math import blas_controller
+from diffclust.kmeans_math import blas_controller, contiguous_parts, thread_pool
 
 #: Row-block sizes tried on a multi-threaded BLAS; the floor is the best of them and of
 #: :data:`SPLIT_BLOCK_ROWS`.
@@ -77,9 +77,7 @@ def _compiled_gemm_pass(X, M_t, block_rows):  # pragma: no cover - compiled
 def split_gemm_pass(X: np.ndarray, M_t: np.ndarray, block_rows: int, pool: ThreadPoolExecutor | None) -> None:
     """One pass of ``X @ M_t``: one contiguous part of the rows per worker of ``pool``, each
     in blocks of ``block_rows`` (call it with BLAS at one thread)."""
-    workers = pool._max_workers if pool is not None else 1
-    bounds = np.linspace(0, X.shape[0], workers + 1).astype(int)
-    parts = [X[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    parts = [X[rows] for rows in contiguous_parts(X.shape[0], pool._max_workers if pool is not None else 1)]
     if pool is None or len(parts) == 1:
         for part in parts:
             _compiled_gemm_pass(part, M_t, block_rows)
@@ -109,8 +107,8 @@ def _measure(X: np.ndarray, k: int, threads: int) -> float:
             best = min(best, _fastest(lambda: blocked_gemm_pass(X, M_t, block), PASSES))
             if block == n:
                 break
-    with blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(max(1, threads)) as pool:
+    pool = thread_pool(threads) if threads > 1 else None
+    with blas_controller().limit(limits=1, user_api="blas"):
         for block in SPLIT_BLOCK_ROWS:
-            _compiled_gemm_pass(X[:block], M_t, block)  # compiled on first use (cached on disk)
-            best = min(best, _fastest(lambda: split_gemm_pass(X, M_t, block, pool if threads > 1 else None), PASSES))
+            best = min(best, _fastest(lambda: split_gemm_pass(X, M_t, block, pool), PASSES))
     return best * scale

@@ -53,8 +53,15 @@ def thread_pool(threads: int) -> ThreadPoolExecutor:
     with _POOLS_LOCK:
         pool = _POOLS.get(threads)
         if pool is None:
-            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="diffclust-assign")
+            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="diffclust-worker")
         return pool
+
+
+def contiguous_parts(n: int, parts: int) -> list[slice]:
+    """``range(n)`` cut into at most ``parts`` contiguous, non-empty slices of near-equal
+    size: the rows (or chunks, or groups) each thread takes."""
+    bounds = np.linspace(0, n, max(1, parts) + 1).astype(int).tolist()
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 _CONTROLLER: ThreadpoolController | None = None
@@ -240,10 +247,7 @@ def assign_blocks(
     X = np.ascontiguousarray(X)
     neg_half_sq_norms = half_norm_shifts(centers, X.dtype)
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
-    n = X.shape[0]
-    workers = pool._max_workers if pool is not None else 1
-    bounds = np.linspace(0, n, workers + 1).astype(int).tolist()
-    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    blocks = contiguous_parts(X.shape[0], pool._max_workers if pool is not None else 1)
 
     no_scores = np.empty(0, dtype=X.dtype)
 

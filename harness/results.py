@@ -115,8 +115,8 @@ class RunStore:
         self._rows: dict[str, dict[str, Any]] = {}
         # Each cell's points as a frame, made once, and all of them as one frame, extended
         # as cells finish: rebuilding the frame of every point from dicts after every cell
-        # grew with the run (17 ms a cell by the end of the quick suite, a tenth of its
-        # harness time), and so did concatenating a hundred small frames (13 ms).
+        # grew with the run (17 ms a cell by the end of the quick suite), and so did
+        # concatenating a hundred small frames (13 ms).
         self._traces: dict[str, pd.DataFrame] = {}
         self._all_traces: pd.DataFrame | None = None
         self.earlier_environments: list[dict[str, Any]] = []
@@ -150,13 +150,9 @@ class RunStore:
     def rows(self) -> list[dict[str, Any]]:
         return list(self._rows.values())
 
-    @property
-    def trace_rows(self) -> list[dict[str, Any]]:
-        return self._trace_frame().to_dict("records")
-
     def _trace_frame(self) -> pd.DataFrame:
         if self._all_traces is None:
-            frames = [frame for frame in self._traces.values() if len(frame)]
+            frames = list(self._traces.values())
             self._all_traces = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         return self._all_traces
 
